@@ -1,0 +1,122 @@
+// common/util.h: checked I/O and fatal-error helpers shared by every binary.
+// A failure prints what was being done, on which file, what was expected and
+// what was found, then exits with status 1. Nothing here throws.
+#pragma once
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+// printf-style fatal error: "error: <message>" on stderr, exit status 1.
+[[noreturn]] inline void die(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+inline FILE* fopen_check(const char* path, const char* mode) {
+    FILE* f = fopen(path, mode);
+    if (!f) die("cannot open %s (mode %s): %s", path, mode, strerror(errno));
+    return f;
+}
+
+// Reads exactly n items or dies naming the file and how much was there.
+inline void fread_check(void* ptr, size_t size, size_t n, FILE* f, const char* path) {
+    size_t got = fread(ptr, size, n, f);
+    if (got != n) {
+        if (ferror(f)) die("%s: read error: %s", path, strerror(errno));
+        die("%s: file is truncated: expected %zu more bytes, found %zu", path, size * n, size * got);
+    }
+}
+
+inline void fwrite_check(const void* ptr, size_t size, size_t n, FILE* f, const char* path) {
+    if (fwrite(ptr, size, n, f) != n) die("%s: write failed: %s", path, strerror(errno));
+}
+
+inline void fclose_check(FILE* f, const char* path) {
+    if (fclose(f) != 0) die("%s: close failed: %s", path, strerror(errno));
+}
+
+inline void fseek_check(FILE* f, long off, int whence, const char* path) {
+    if (fseek(f, off, whence) != 0) die("%s: seek failed: %s", path, strerror(errno));
+}
+
+inline void* malloc_check(size_t bytes, const char* what) {
+    void* p = malloc(bytes ? bytes : 1);
+    if (!p) die("out of memory allocating %zu bytes for %s", bytes, what);
+    return p;
+}
+
+inline void* calloc_check(size_t bytes, const char* what) {
+    void* p = calloc(bytes ? bytes : 1, 1);
+    if (!p) die("out of memory allocating %zu bytes for %s", bytes, what);
+    return p;
+}
+
+// Size of a regular file in bytes; dies if it is missing or a directory.
+inline long long file_size_check(const char* path) {
+    struct stat st;
+    if (stat(path, &st) != 0) die("cannot open %s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) die("%s is a directory, expected a file", path);
+    return (long long)st.st_size;
+}
+
+// Writes to "<path>.tmp", fsyncs and renames onto <path>, so a crash never
+// leaves a half-written file under the real name. `write` gets the open FILE*.
+template <typename F>
+void write_file_atomic(const std::string& path, F write) {
+    std::string tmp = path + ".tmp";
+    FILE* f = fopen_check(tmp.c_str(), "wb");
+    write(f, tmp.c_str());
+    if (fflush(f) != 0) die("%s: flush failed: %s", tmp.c_str(), strerror(errno));
+    fclose_check(f, tmp.c_str());
+    if (rename(tmp.c_str(), path.c_str()) != 0)
+        die("cannot rename %s to %s: %s", tmp.c_str(), path.c_str(), strerror(errno));
+}
+
+// Expands a shell glob into a sorted list of paths; dies if nothing matches.
+inline std::vector<std::string> glob_check(const char* pattern, const char* what) {
+    glob_t g;
+    int rc = glob(pattern, 0, nullptr, &g);
+    if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0))
+        die("%s: no file matches '%s'", what, pattern);
+    if (rc != 0) die("%s: cannot expand '%s' (glob error %d)", what, pattern, rc);
+    std::vector<std::string> paths(g.gl_pathv, g.gl_pathv + g.gl_pathc);  // glob sorts them
+    globfree(&g);
+    return paths;
+}
+
+// Creates a directory (and parents) if missing, then checks it is writable
+// by creating and removing a probe file. Dies with the reason otherwise.
+inline void ensure_writable_dir(const char* dir) {
+    std::string path(dir);
+    for (size_t i = 1; i <= path.size(); i++) {
+        if (i == path.size() || path[i] == '/') {
+            std::string part = path.substr(0, i);
+            struct stat st;
+            if (stat(part.c_str(), &st) == 0) {
+                if (!S_ISDIR(st.st_mode)) die("output dir %s: %s is not a directory", dir, part.c_str());
+            } else if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+                die("output dir %s: cannot create %s: %s", dir, part.c_str(), strerror(errno));
+            }
+        }
+    }
+    std::string probe = path + "/.write_probe";
+    FILE* f = fopen(probe.c_str(), "wb");
+    if (!f) die("output dir %s is not writable: %s", dir, strerror(errno));
+    fclose(f);
+    remove(probe.c_str());
+}
