@@ -87,6 +87,12 @@ void write_file_atomic(const std::string& path, F write) {
         die("cannot rename %s to %s: %s", tmp.c_str(), path.c_str(), strerror(errno));
 }
 
+// True if path exists (file or not); for optional inputs with a default path.
+inline bool path_exists(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
 // Expands a shell glob into a sorted list of paths; dies if nothing matches.
 inline std::vector<std::string> glob_check(const char* pattern, const char* what) {
     glob_t g;

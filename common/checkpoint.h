@@ -1,0 +1,94 @@
+// common/checkpoint.h: the checkpoint file, one format for every trainer (CPU and GPU).
+//
+// Layout (little-endian):
+//   int32 header[256]:
+//     [0] CKPT_MAGIC 20261126   [1] CKPT_VERSION 1   [2] model kind (1 = llama, 2 = gpt2)
+//     [3] has_optimizer (0: parameters only, 1: + AdamW moments and train state)
+//     [4..63]   model config, written and checked by the trainer (see its config_to_header)
+//     rest zero
+//   int64 num_params
+//   float32 params[num_params]          fp32 master weights in the trainer's blob order
+//   if has_optimizer:
+//     float32 m[num_params], v[num_params]   AdamW first and second moments
+//     TrainState                             step, RNG state and data position
+// The file is written to <path>.tmp and renamed, so a crash mid-write never
+// leaves a half-written checkpoint under the real name.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util.h"
+
+constexpr int CKPT_MAGIC = 20261126;
+constexpr int CKPT_VERSION = 1;
+constexpr int CKPT_HEADER_INTS = 256;
+constexpr int CKPT_CONFIG_OFFSET = 4;  // header[4..] holds the model config
+constexpr int CKPT_KIND_LLAMA = 1;
+constexpr int CKPT_KIND_GPT2 = 2;
+
+struct TrainState {
+    int64_t step;          // optimizer steps completed
+    uint64_t rng_state;    // the trainer's RNG (sampling)
+    uint64_t data_epoch;   // train loader position
+    uint64_t data_index;
+    uint64_t data_seed;    // the seed that orders the windows; resume must reuse it
+};
+
+inline void checkpoint_save(const std::string& path, const int* header, const float* params, size_t num_params,
+                            const float* m, const float* v, const TrainState* state) {
+    write_file_atomic(path, [&](FILE* f, const char* tmp) {
+        fwrite_check(header, sizeof(int), CKPT_HEADER_INTS, f, tmp);
+        int64_t n = (int64_t)num_params;
+        fwrite_check(&n, sizeof n, 1, f, tmp);
+        fwrite_check(params, sizeof(float), num_params, f, tmp);
+        if (header[3]) {
+            fwrite_check(m, sizeof(float), num_params, f, tmp);
+            fwrite_check(v, sizeof(float), num_params, f, tmp);
+            fwrite_check(state, sizeof(TrainState), 1, f, tmp);
+        }
+    });
+}
+
+// Reads and validates the header only (the trainer checks the config against its flags).
+inline void checkpoint_read_header(const std::string& path, int* header, int kind) {
+    const char* p = path.c_str();
+    file_size_check(p);
+    FILE* f = fopen_check(p, "rb");
+    fread_check(header, sizeof(int), CKPT_HEADER_INTS, f, p);
+    fclose(f);
+    if (header[0] != CKPT_MAGIC) die("%s: bad magic %d, expected %d (not a checkpoint of this engine)", p, header[0], CKPT_MAGIC);
+    if (header[1] != CKPT_VERSION) die("%s: unknown checkpoint version %d, expected %d", p, header[1], CKPT_VERSION);
+    if (header[2] != kind)
+        die("%s: checkpoint is for model kind %d (%s), this trainer is kind %d", p, header[2],
+            header[2] == CKPT_KIND_LLAMA ? "llama" : header[2] == CKPT_KIND_GPT2 ? "gpt2" : "unknown", kind);
+    if (header[3] != 0 && header[3] != 1) die("%s: has_optimizer is %d, expected 0 or 1", p, header[3]);
+}
+
+// Reads the body. m, v, state may be null to skip the optimizer part.
+// Returns whether the file has optimizer state (and so filled m, v, state).
+inline bool checkpoint_load(const std::string& path, size_t num_params, float* params, float* m, float* v,
+                            TrainState* state) {
+    const char* p = path.c_str();
+    int header[CKPT_HEADER_INTS];
+    long long bytes = file_size_check(p);
+    FILE* f = fopen_check(p, "rb");
+    fread_check(header, sizeof(int), CKPT_HEADER_INTS, f, p);
+    int64_t n = 0;
+    fread_check(&n, sizeof n, 1, f, p);
+    if (n != (int64_t)num_params)
+        die("%s: holds %lld parameters, the model built from its config has %zu", p, (long long)n, num_params);
+    bool has_opt = header[3] == 1;
+    long long expect = (long long)(sizeof header + sizeof n + num_params * sizeof(float) *
+                                                                  (has_opt ? 3 : 1)) + (has_opt ? (long long)sizeof(TrainState) : 0);
+    if (bytes != expect) die("%s: file is %lld bytes, expected %lld for %zu parameters%s", p, bytes, expect,
+                             num_params, has_opt ? " with optimizer state" : "");
+    fread_check(params, sizeof(float), num_params, f, p);
+    if (has_opt && m && v && state) {
+        fread_check(m, sizeof(float), num_params, f, p);
+        fread_check(v, sizeof(float), num_params, f, p);
+        fread_check(state, sizeof(TrainState), 1, f, p);
+    }
+    fclose(f);
+    return has_opt && m && v && state;
+}

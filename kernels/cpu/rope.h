@@ -1,0 +1,52 @@
+// kernels/cpu/rope.h: rotary position embedding, interleaved-pair convention
+// (Meta's Llama, llama2.c): pair i of a head, (x[2i], x[2i+1]), is rotated by
+// angle t · theta^(-2i/HS) at position t.
+#pragma once
+#include <cmath>
+
+// freq_cos, freq_sin are (T, HS/2). Angles are computed in double so that
+// long positions do not lose precision before the rounding to float.
+inline void rope_precompute(float* freq_cos, float* freq_sin, int T, int HS, float theta) {
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < HS / 2; i++) {
+            double freq = pow((double)theta, -2.0 * i / HS);
+            double a = t * freq;
+            freq_cos[t * (HS / 2) + i] = (float)cos(a);
+            freq_sin[t * (HS / 2) + i] = (float)sin(a);
+        }
+}
+
+// Rotates q and k in place inside the fused qkv buffer, (B, T, (NH + 2·NKV)·HS):
+// the first NH heads of a row are q, the next NKV are k, v is left alone.
+// sign = +1 rotates forward; sign = -1 applies the inverse (transpose) rotation.
+inline void rope_rotate(float* qkv, const float* freq_cos, const float* freq_sin,
+                        int B, int T, int NH, int NKV, int HS, float sign) {
+    int row = (NH + 2 * NKV) * HS;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float* fc = freq_cos + t * (HS / 2);
+            const float* fs = freq_sin + t * (HS / 2);
+            for (int h = 0; h < NH + NKV; h++) {
+                float* x = qkv + ((size_t)b * T + t) * row + h * HS;
+                for (int i = 0; i < HS / 2; i++) {
+                    float c = fc[i], s = sign * fs[i];
+                    float x0 = x[2 * i], x1 = x[2 * i + 1];
+                    x[2 * i] = x0 * c - x1 * s;
+                    x[2 * i + 1] = x0 * s + x1 * c;
+                }
+            }
+        }
+}
+
+inline void rope_forward(float* qkv, const float* freq_cos, const float* freq_sin,
+                         int B, int T, int NH, int NKV, int HS) {
+    rope_rotate(qkv, freq_cos, freq_sin, B, T, NH, NKV, HS, 1.0f);
+}
+
+// The rotation is orthogonal, so its backward is the inverse rotation of the
+// gradient, done in place on dqkv.
+inline void rope_backward(float* dqkv, const float* freq_cos, const float* freq_sin,
+                          int B, int T, int NH, int NKV, int HS) {
+    rope_rotate(dqkv, freq_cos, freq_sin, B, T, NH, NKV, HS, -1.0f);
+}

@@ -1,0 +1,36 @@
+// kernels/cpu/swiglu.h: the SwiGLU gate, out = silu(a) * b, silu(a) = a·σ(a).
+// h13 is the fused output of the w1 and w3 projections, (N, 2·H): a = h13[:, :H], b = h13[:, H:].
+#pragma once
+#include <cmath>
+
+// out is (N, H)
+inline void swiglu_forward(float* out, const float* h13, int N, int H) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float* a = h13 + (size_t)n * 2 * H;
+        const float* b = a + H;
+        float* o = out + (size_t)n * H;
+        for (int i = 0; i < H; i++) {
+            float sig = 1.0f / (1.0f + expf(-a[i]));
+            o[i] = a[i] * sig * b[i];
+        }
+    }
+}
+
+// dh13 (N, 2·H) is overwritten. d silu(a)/da = σ(a)(1 + a(1 − σ(a))).
+inline void swiglu_backward(float* dh13, const float* dout, const float* h13, int N, int H) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float* a = h13 + (size_t)n * 2 * H;
+        const float* b = a + H;
+        const float* d = dout + (size_t)n * H;
+        float* da = dh13 + (size_t)n * 2 * H;
+        float* db = da + H;
+        for (int i = 0; i < H; i++) {
+            float sig = 1.0f / (1.0f + expf(-a[i]));
+            float silu = a[i] * sig;
+            da[i] = d[i] * b[i] * sig * (1.0f + a[i] * (1.0f - sig));
+            db[i] = d[i] * silu;
+        }
+    }
+}

@@ -1,0 +1,839 @@
+// train_llama.cpp: train a Llama-architecture language model on the CPU.
+//
+// Read top to bottom: config, parameter layout, activation layout, forward,
+// backward, AdamW update, learning-rate schedule, evaluation and sampling,
+// checkpoints, then main. Every forward and backward pass is written out by
+// hand from the kernels in kernels/cpu/ (one op per file); there is no autograd.
+//
+// Model: token embedding; per layer pre-norm RMSNorm → attention with RoPE and
+// grouped-query heads → residual → RMSNorm → SwiGLU MLP → residual; final
+// RMSNorm; output head tied to the embedding (or separate with --untied);
+// mean cross-entropy loss.
+//
+// Shape letters, the same in every file: B batch, T time, C channels (dim),
+// NH query heads, NKV key/value heads, HS head size (C/NH), H MLP hidden size,
+// V vocabulary, L layers.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include <sys/time.h>
+
+#include "common/args.h"
+#include "common/checkpoint.h"
+#include "common/dataloader.h"
+#include "common/logger.h"
+#include "common/rng.h"
+#include "common/sampler.h"
+#include "common/util.h"
+#include "kernels/cpu/adamw.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/crossentropy.h"
+#include "kernels/cpu/embedding.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/residual.h"
+#include "kernels/cpu/rmsnorm.h"
+#include "kernels/cpu/rope.h"
+#include "kernels/cpu/swiglu.h"
+#include "tokenizer/tokenizer.h"
+
+// ----------------------------------------------------------------------------
+// Config
+
+struct LlamaConfig {
+    int V = 0;        // vocabulary size
+    int C = 0;        // model dim
+    int L = 0;        // layers
+    int NH = 0;       // query heads
+    int NKV = 0;      // key/value heads (divides NH)
+    int H = 0;        // SwiGLU hidden size
+    int maxT = 0;     // longest sequence (length of the RoPE tables)
+    int tied = 1;     // output head shares the token embedding
+    float rope_theta = 10000.0f;
+    float norm_eps = 1e-5f;
+};
+
+struct ModelPreset {
+    const char* name;
+    LlamaConfig config;
+};
+
+// {V, C, L, NH, NKV, H, maxT, tied}
+static const ModelPreset MODEL_PRESETS[] = {
+    {"llama-5M", {4096, 256, 6, 4, 4, 512, 256, 1}},  // 4.98M parameters, tied
+    {"llama-1M", {4096, 128, 4, 4, 2, 256, 256, 1}},  // 1.03M parameters, tied
+};
+
+// Checks that the shape is buildable; `where` says where it came from.
+static void config_validate(const LlamaConfig& c, const char* where) {
+    if (c.V < 2 || c.C < 2 || c.L < 1 || c.NH < 1 || c.NKV < 1 || c.H < 1 || c.maxT < 1)
+        die("%s: every model size must be positive (vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d)",
+            where, c.V, c.C, c.L, c.NH, c.NKV, c.H, c.maxT);
+    if (c.C % c.NH != 0) die("%s: dim %d is not divisible by heads %d", where, c.C, c.NH);
+    if ((c.C / c.NH) % 2 != 0) die("%s: head size %d must be even for RoPE", where, c.C / c.NH);
+    if (c.NH % c.NKV != 0) die("%s: kv-heads %d must divide heads %d", where, c.NKV, c.NH);
+    if (!(c.rope_theta > 0.0f)) die("%s: rope theta must be positive, got %g", where, c.rope_theta);
+}
+
+// The config lives in the checkpoint header at CKPT_CONFIG_OFFSET, in this order.
+static void config_to_header(const LlamaConfig& c, int* header) {
+    int* h = header + CKPT_CONFIG_OFFSET;
+    h[0] = c.V; h[1] = c.C; h[2] = c.L; h[3] = c.NH; h[4] = c.NKV; h[5] = c.H; h[6] = c.maxT; h[7] = c.tied;
+    memcpy(&h[8], &c.rope_theta, sizeof(float));
+    memcpy(&h[9], &c.norm_eps, sizeof(float));
+}
+
+static LlamaConfig config_from_header(const int* header) {
+    const int* h = header + CKPT_CONFIG_OFFSET;
+    LlamaConfig c;
+    c.V = h[0]; c.C = h[1]; c.L = h[2]; c.NH = h[3]; c.NKV = h[4]; c.H = h[5]; c.maxT = h[6]; c.tied = h[7];
+    memcpy(&c.rope_theta, &h[8], sizeof(float));
+    memcpy(&c.norm_eps, &h[9], sizeof(float));
+    return c;
+}
+
+// ----------------------------------------------------------------------------
+// Parameters: one allocation, a struct of pointers into it.
+// q, k and v share one matrix per layer (one matmul instead of three), and so
+// do the SwiGLU's w1 and w3. Layers are stacked inside each tensor.
+
+constexpr int NUM_PARAM_TENSORS = 9;
+struct ParameterTensors {
+    float* wte;        // (V, C)
+    float* rms_att;    // (L, C)
+    float* wqkv;       // (L, (NH + 2·NKV)·HS, C): rows of wq, then wk, then wv
+    float* wo;         // (L, C, NH·HS)
+    float* rms_ffn;    // (L, C)
+    float* w13;        // (L, 2·H, C): rows of w1, then w3
+    float* w2;         // (L, C, H)
+    float* rms_final;  // (C)
+    float* wcls;       // (V, C); points at wte when tied
+};
+// AdamW decays the matrices only, never the norms or the embedding.
+static const bool PARAM_DECAY[NUM_PARAM_TENSORS] = {false, false, true, true, false, true, true, false, true};
+
+static void param_sizes(size_t* sizes, const LlamaConfig& c) {
+    size_t HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
+    sizes[0] = (size_t)c.V * c.C;
+    sizes[1] = (size_t)c.L * c.C;
+    sizes[2] = (size_t)c.L * QKV * c.C;
+    sizes[3] = (size_t)c.L * c.C * c.NH * HS;
+    sizes[4] = (size_t)c.L * c.C;
+    sizes[5] = (size_t)c.L * 2 * c.H * c.C;
+    sizes[6] = (size_t)c.L * c.C * c.H;
+    sizes[7] = (size_t)c.C;
+    sizes[8] = c.tied ? 0 : (size_t)c.V * c.C;
+}
+
+static void point_parameters(ParameterTensors* p, float* memory, const size_t* sizes, bool tied) {
+    float** ptrs[NUM_PARAM_TENSORS] = {&p->wte, &p->rms_att, &p->wqkv, &p->wo, &p->rms_ffn,
+                                       &p->w13, &p->w2, &p->rms_final, &p->wcls};
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        *ptrs[i] = memory;
+        memory += sizes[i];
+    }
+    if (tied) p->wcls = p->wte;
+}
+
+// ----------------------------------------------------------------------------
+// Activations: what forward keeps for backward, one allocation sized for (B, T).
+
+struct ActivationTensors {
+    float* encoded;    // (B, T, C) embedding output = residual stream into layer 0
+    float* ln1;        // (L, B, T, C) RMSNorm before attention
+    float* ln1_rstd;   // (L, B, T)
+    float* qkv;        // (L, B, T, QKV) q and k after RoPE
+    float* att;        // (L, B, NH, T, T) attention probabilities
+    float* atty;       // (L, B, T, NH·HS) attention output before wo
+    float* res_att;    // (L, B, T, C) residual stream after attention
+    float* ln2;        // (L, B, T, C) RMSNorm before the MLP
+    float* ln2_rstd;   // (L, B, T)
+    float* h13;        // (L, B, T, 2·H) w1 and w3 outputs
+    float* hgate;      // (L, B, T, H) silu(w1 x) * w3 x
+    float* res_ffn;    // (L, B, T, C) residual stream after the MLP = next layer's input
+    float* lnf;        // (B, T, C) final RMSNorm
+    float* lnf_rstd;   // (B, T)
+    float* logits;     // (B, T, V) logits, then probabilities, then their gradient (in place)
+    float* losses;     // (B, T)
+    float* scratch;    // (B, T, C) projection output before the residual add
+};
+constexpr int NUM_ACT_TENSORS = 17;
+
+static void act_sizes(size_t* s, const LlamaConfig& c, int B, int T) {
+    size_t BT = (size_t)B * T, L = c.L, HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
+    size_t sizes[NUM_ACT_TENSORS] = {BT * c.C, L * BT * c.C, L * BT, L * BT * QKV, L * B * c.NH * T * T,
+                                     L * BT * c.NH * HS, L * BT * c.C, L * BT * c.C, L * BT, L * BT * 2 * c.H,
+                                     L * BT * c.H, L * BT * c.C, BT * c.C, BT, BT * c.V, BT, BT * c.C};
+    memcpy(s, sizes, sizeof sizes);
+}
+
+// Gradients of activations: reused layer after layer, so sized for one layer.
+struct GradScratch {
+    float* dresidual;  // (B, T, C) ∂L/∂ residual stream at the current point
+    float* dln;        // (B, T, C) ∂L/∂ an RMSNorm output
+    float* dqkv;       // (B, T, QKV)
+    float* datty;      // (B, T, NH·HS)
+    float* dh13;       // (B, T, 2·H)
+    float* dhgate;     // (B, T, H)
+};
+
+// ----------------------------------------------------------------------------
+// The model
+
+struct Llama {
+    LlamaConfig config;
+    size_t param_sizes[NUM_PARAM_TENSORS];
+    size_t num_params = 0;
+    float* params_memory = nullptr;
+    float* grads_memory = nullptr;
+    float* m_memory = nullptr;     // AdamW moments, allocated at the first update
+    float* v_memory = nullptr;
+    ParameterTensors params, grads;
+    // activations, allocated at the first forward for (B, T); smaller batches fit too
+    int B = 0, T = 0;
+    float* acts_memory = nullptr;
+    ActivationTensors acts;
+    float* grad_scratch_memory = nullptr;
+    GradScratch gs;
+    float* rope_cos = nullptr;     // (maxT, HS/2)
+    float* rope_sin = nullptr;
+    std::vector<int> inputs, targets;
+    float mean_loss = 0.0f;
+    int64_t step = 0;              // optimizer steps done
+};
+
+static void llama_build(Llama* model, const LlamaConfig& config) {
+    config_validate(config, "model config");
+    model->config = config;
+    param_sizes(model->param_sizes, config);
+    model->num_params = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) model->num_params += model->param_sizes[i];
+    model->params_memory = (float*)calloc_check(model->num_params * sizeof(float), "parameters");
+    model->grads_memory = (float*)calloc_check(model->num_params * sizeof(float), "gradients");
+    point_parameters(&model->params, model->params_memory, model->param_sizes, config.tied);
+    point_parameters(&model->grads, model->grads_memory, model->param_sizes, config.tied);
+    int HS = config.C / config.NH;
+    model->rope_cos = (float*)malloc_check((size_t)config.maxT * HS / 2 * sizeof(float), "rope table");
+    model->rope_sin = (float*)malloc_check((size_t)config.maxT * HS / 2 * sizeof(float), "rope table");
+    rope_precompute(model->rope_cos, model->rope_sin, config.maxT, HS, config.rope_theta);
+}
+
+static void llama_free(Llama* model) {
+    free(model->params_memory);
+    free(model->grads_memory);
+    free(model->m_memory);
+    free(model->v_memory);
+    free(model->acts_memory);
+    free(model->grad_scratch_memory);
+    free(model->rope_cos);
+    free(model->rope_sin);
+}
+
+// Init as GPT-2/llm.c: N(0, 0.02) for matrices and the embedding, the two
+// projections that write into the residual stream (wo, w2) scaled by
+// 1/sqrt(2L) so the stream's variance does not grow with depth; norms at 1.
+static void llama_init_params(Llama* model, uint64_t seed) {
+    Rng rng = rng_make(seed);
+    const LlamaConfig& c = model->config;
+    float* mem = model->params_memory;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        bool is_norm = i == 1 || i == 4 || i == 7;
+        float std = (i == 3 || i == 6) ? 0.02f / sqrtf(2.0f * c.L) : 0.02f;
+        for (size_t j = 0; j < model->param_sizes[i]; j++) mem[j] = is_norm ? 1.0f : std * rng_normal(&rng);
+        mem += model->param_sizes[i];
+    }
+}
+
+static void llama_alloc_activations(Llama* model, int B, int T) {
+    const LlamaConfig& c = model->config;
+    if (T > c.maxT) die("sequence length T=%d exceeds the model's seq-len %d", T, c.maxT);
+    size_t sizes[NUM_ACT_TENSORS], total = 0;
+    act_sizes(sizes, c, B, T);
+    for (size_t s : sizes) total += s;
+    model->acts_memory = (float*)malloc_check(total * sizeof(float), "activations");
+    float** ptrs[NUM_ACT_TENSORS] = {
+        &model->acts.encoded, &model->acts.ln1, &model->acts.ln1_rstd, &model->acts.qkv, &model->acts.att,
+        &model->acts.atty, &model->acts.res_att, &model->acts.ln2, &model->acts.ln2_rstd, &model->acts.h13,
+        &model->acts.hgate, &model->acts.res_ffn, &model->acts.lnf, &model->acts.lnf_rstd, &model->acts.logits,
+        &model->acts.losses, &model->acts.scratch};
+    float* p = model->acts_memory;
+    for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
+
+    size_t BT = (size_t)B * T, HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
+    size_t gsizes[6] = {BT * c.C, BT * c.C, BT * QKV, BT * c.NH * HS, BT * 2 * c.H, BT * c.H};
+    total = 0;
+    for (size_t s : gsizes) total += s;
+    model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
+    float** gptrs[6] = {&model->gs.dresidual, &model->gs.dln, &model->gs.dqkv,
+                        &model->gs.datty, &model->gs.dh13, &model->gs.dhgate};
+    p = model->grad_scratch_memory;
+    for (int i = 0; i < 6; i++) { *gptrs[i] = p; p += gsizes[i]; }
+    model->B = B;
+    model->T = T;
+}
+
+// ----------------------------------------------------------------------------
+// Forward. inputs and targets are (B, T). With targets, returns the mean loss
+// and leaves probabilities in acts.logits for backward; without, leaves logits.
+
+static float llama_forward(Llama* model, const int* inputs, const int* targets, int B, int T) {
+    if (!model->acts_memory) llama_alloc_activations(model, B, T);
+    if ((size_t)B * T > (size_t)model->B * model->T || T > model->T)
+        die("forward with B=%d, T=%d but activations were sized for B=%d, T=%d", B, T, model->B, model->T);
+    const LlamaConfig& c = model->config;
+    const int V = c.V, C = c.C, L = c.L, NH = c.NH, NKV = c.NKV, H = c.H, HS = C / NH;
+    const int QKV = (NH + 2 * NKV) * HS;
+    const size_t BT = (size_t)B * T;
+    for (size_t i = 0; i < BT; i++)
+        if (inputs[i] < 0 || inputs[i] >= V) die("input token %d at position %zu is outside vocab [0, %d)", inputs[i], i, V);
+    model->inputs.assign(inputs, inputs + BT);
+    if (targets) model->targets.assign(targets, targets + BT);
+
+    ParameterTensors p = model->params;
+    ActivationTensors a = model->acts;
+    embedding_forward(a.encoded, inputs, p.wte, (int)BT, C);
+    const float* x = a.encoded;  // the residual stream entering the layer
+    for (int l = 0; l < L; l++) {
+        float* ln1 = a.ln1 + l * BT * C;
+        float* ln1_rstd = a.ln1_rstd + l * BT;
+        float* qkv = a.qkv + l * BT * QKV;
+        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* atty = a.atty + l * BT * NH * HS;
+        float* res_att = a.res_att + l * BT * C;
+        float* ln2 = a.ln2 + l * BT * C;
+        float* ln2_rstd = a.ln2_rstd + l * BT;
+        float* h13 = a.h13 + l * BT * 2 * H;
+        float* hgate = a.hgate + l * BT * H;
+        float* res_ffn = a.res_ffn + l * BT * C;
+        // attention block
+        rmsnorm_forward(ln1, ln1_rstd, x, p.rms_att + l * C, (int)BT, C, c.norm_eps);
+        matmul_forward(qkv, ln1, p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV);
+        rope_forward(qkv, model->rope_cos, model->rope_sin, B, T, NH, NKV, HS);
+        attention_forward(atty, att, qkv, B, T, NH, NKV, HS);
+        matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C);
+        residual_forward(res_att, x, a.scratch, BT * C);
+        // MLP block
+        rmsnorm_forward(ln2, ln2_rstd, res_att, p.rms_ffn + l * C, (int)BT, C, c.norm_eps);
+        matmul_forward(h13, ln2, p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H);
+        swiglu_forward(hgate, h13, (int)BT, H);
+        matmul_forward(a.scratch, hgate, p.w2 + (size_t)l * C * H, (int)BT, H, C);
+        residual_forward(res_ffn, res_att, a.scratch, BT * C);
+        x = res_ffn;
+    }
+    rmsnorm_forward(a.lnf, a.lnf_rstd, x, p.rms_final, (int)BT, C, c.norm_eps);
+    matmul_forward(a.logits, a.lnf, p.wcls, (int)BT, C, V);
+    if (!targets) return 0.0f;
+    for (size_t i = 0; i < BT; i++)
+        if (targets[i] < 0 || targets[i] >= V) die("target token %d at position %zu is outside vocab [0, %d)", targets[i], i, V);
+    crossentropy_forward(a.losses, a.logits, a.logits, targets, (int)BT, V);
+    double sum = 0.0;
+    for (size_t i = 0; i < BT; i++) sum += a.losses[i];
+    model->mean_loss = (float)(sum / BT);
+    return model->mean_loss;
+}
+
+// ----------------------------------------------------------------------------
+// Backward: after a forward with targets, adds ∂(loss_scale · mean loss)/∂θ
+// into model->grads. loss_scale is 1/accum_steps under gradient accumulation.
+
+static void llama_zero_grad(Llama* model) { memset(model->grads_memory, 0, model->num_params * sizeof(float)); }
+
+static void llama_backward(Llama* model, int B, int T, float loss_scale) {
+    const LlamaConfig& c = model->config;
+    const int V = c.V, C = c.C, L = c.L, NH = c.NH, NKV = c.NKV, H = c.H, HS = C / NH;
+    const int QKV = (NH + 2 * NKV) * HS;
+    const size_t BT = (size_t)B * T;
+    ParameterTensors p = model->params, g = model->grads;
+    ActivationTensors a = model->acts;
+    GradScratch gs = model->gs;
+
+    // loss → logits: the mean over BT positions gives each loss 1/BT
+    crossentropy_backward(a.logits, a.logits, model->targets.data(), loss_scale / BT, (int)BT, V);
+    // classifier and final norm; the last layer's output is the residual stream there
+    memset(gs.dln, 0, BT * C * sizeof(float));
+    memset(gs.dresidual, 0, BT * C * sizeof(float));
+    matmul_backward(gs.dln, g.wcls, a.logits, a.lnf, p.wcls, (int)BT, C, V);
+    const float* x_last = L > 0 ? a.res_ffn + (size_t)(L - 1) * BT * C : a.encoded;
+    rmsnorm_backward(gs.dresidual, g.rms_final, gs.dln, x_last, p.rms_final, a.lnf_rstd, (int)BT, C);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const float* x = l == 0 ? a.encoded : a.res_ffn + (size_t)(l - 1) * BT * C;
+        float* ln1 = a.ln1 + l * BT * C;
+        float* ln1_rstd = a.ln1_rstd + l * BT;
+        float* qkv = a.qkv + l * BT * QKV;
+        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* atty = a.atty + l * BT * NH * HS;
+        float* res_att = a.res_att + l * BT * C;
+        float* ln2 = a.ln2 + l * BT * C;
+        float* ln2_rstd = a.ln2_rstd + l * BT;
+        float* h13 = a.h13 + l * BT * 2 * H;
+        float* hgate = a.hgate + l * BT * H;
+        // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
+        // unchanged both to w2's output and to res_att.
+        memset(gs.dhgate, 0, BT * H * sizeof(float));
+        matmul_backward(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, hgate, p.w2 + (size_t)l * C * H, (int)BT, H, C);
+        swiglu_backward(gs.dh13, gs.dhgate, h13, (int)BT, H);
+        memset(gs.dln, 0, BT * C * sizeof(float));
+        matmul_backward(gs.dln, g.w13 + (size_t)l * 2 * H * C, gs.dh13, ln2, p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H);
+        rmsnorm_backward(gs.dresidual, g.rms_ffn + l * C, gs.dln, res_att, p.rms_ffn + l * C, ln2_rstd, (int)BT, C);
+        // attention block. dresidual now holds ∂L/∂res_att.
+        memset(gs.datty, 0, BT * NH * HS * sizeof(float));
+        matmul_backward(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty, p.wo + (size_t)l * C * NH * HS,
+                        (int)BT, NH * HS, C);
+        attention_backward(gs.dqkv, gs.datty, qkv, att, B, T, NH, NKV, HS);
+        rope_backward(gs.dqkv, model->rope_cos, model->rope_sin, B, T, NH, NKV, HS);
+        memset(gs.dln, 0, BT * C * sizeof(float));
+        matmul_backward(gs.dln, g.wqkv + (size_t)l * QKV * C, gs.dqkv, ln1, p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV);
+        rmsnorm_backward(gs.dresidual, g.rms_att + l * C, gs.dln, x, p.rms_att + l * C, ln1_rstd, (int)BT, C);
+        // dresidual now holds ∂L/∂x, the gradient flowing into the layer below
+    }
+    embedding_backward(g.wte, gs.dresidual, model->inputs.data(), (int)BT, C);
+}
+
+// ----------------------------------------------------------------------------
+// Update: global gradient-norm clipping, then AdamW over each parameter tensor
+// (decay on matrices only). Returns the gradient norm before clipping.
+
+struct AdamWConfig {
+    float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
+    float weight_decay = 0.1f;
+    float grad_clip = 1.0f;  // max global norm; <= 0 disables clipping
+};
+
+static float llama_update(Llama* model, float lr, const AdamWConfig& opt) {
+    if (!model->m_memory) {
+        model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
+        model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
+    }
+    float norm = (float)sqrt(grad_norm_squared(model->grads_memory, model->num_params));
+    // PyTorch's clip_grad_norm_: coefficient max_norm / (norm + 1e-6), never above 1
+    float scale = 1.0f;
+    if (opt.grad_clip > 0.0f) scale = fminf(1.0f, opt.grad_clip / (norm + 1e-6f));
+    model->step++;
+    size_t offset = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t n = model->param_sizes[i];
+        adamw_update(model->params_memory + offset, model->grads_memory + offset, model->m_memory + offset,
+                     model->v_memory + offset, n, lr, opt.beta1, opt.beta2, opt.eps,
+                     PARAM_DECAY[i] ? opt.weight_decay : 0.0f, (int)model->step, scale);
+        offset += n;
+    }
+    return norm;
+}
+
+// ----------------------------------------------------------------------------
+// Learning-rate schedule: linear warmup, then cosine to lr·final_frac, or
+// warmup-stable-decay (WSD): constant, then a linear decay over the last
+// decay_frac of the run. `step` is 0-based.
+
+struct Schedule {
+    std::string kind = "cosine";  // "cosine" or "wsd"
+    float lr = 1e-3f;
+    int warmup = 0;
+    int max_steps = 1;
+    float final_frac = 0.1f;      // the floor, as a fraction of lr
+    float decay_frac = 0.2f;      // WSD only
+};
+
+static float schedule_lr(const Schedule& s, int step) {
+    float floor_lr = s.lr * s.final_frac;
+    if (step < s.warmup) return s.lr * (step + 1) / s.warmup;
+    if (s.kind == "wsd") {
+        int decay_start = s.max_steps - (int)(s.decay_frac * s.max_steps);
+        if (decay_start < s.warmup) decay_start = s.warmup;
+        if (step < decay_start) return s.lr;
+        float progress = (float)(step - decay_start) / std::max(1, s.max_steps - decay_start);
+        return s.lr + (floor_lr - s.lr) * progress;
+    }
+    float progress = (float)(step - s.warmup) / std::max(1, s.max_steps - s.warmup);
+    return floor_lr + 0.5f * (1.0f + cosf((float)M_PI * progress)) * (s.lr - floor_lr);
+}
+
+// ----------------------------------------------------------------------------
+// Evaluation and sampling
+
+struct EvalResult {
+    float loss;       // mean NLL per token, nats
+    float bpb;        // bits per byte of the text the targets decode to; < 0 without a tokenizer
+};
+
+static EvalResult llama_evaluate(Llama* model, DataLoader* val, int batches, const Tokenizer* tok) {
+    dataloader_reset(val);
+    double nll = 0.0, bytes = 0.0;
+    size_t count = 0;
+    int B = val->B, T = val->T;
+    for (int i = 0; i < batches; i++) {
+        dataloader_next_batch(val);
+        llama_forward(model, val->inputs.data(), val->targets.data(), B, T);
+        for (int j = 0; j < B * T; j++) {
+            nll += model->acts.losses[j];
+            if (tok) bytes += tok->tokens[val->targets[j]].size();
+        }
+        count += (size_t)B * T;
+    }
+    EvalResult r;
+    r.loss = (float)(nll / count);
+    r.bpb = (tok && bytes > 0) ? (float)(nll / log(2.0) / bytes) : -1.0f;
+    return r;
+}
+
+// Generates from an <|endoftext|> prompt; returns the decoded text. Each new
+// token reruns the forward on the sequence so far (no KV cache: simple, and
+// cheap next to training at these sizes).
+static std::string llama_generate(Llama* model, const Tokenizer& tok, int num_tokens, float temperature, int top_k,
+                                  Rng* rng) {
+    int maxT = model->T;
+    std::vector<int> seq(1, tok.eot_id >= 0 ? tok.eot_id : 0);
+    std::vector<int> out;
+    for (int i = 0; i < num_tokens; i++) {
+        int start = (int)seq.size() > maxT ? (int)seq.size() - maxT : 0;
+        int len = (int)seq.size() - start;
+        llama_forward(model, seq.data() + start, nullptr, 1, len);
+        const float* logits = model->acts.logits + (size_t)(len - 1) * model->config.V;
+        int next = sample_token(logits, model->config.V, temperature, top_k, rng);
+        if (next == tok.eot_id) break;  // the story is over
+        seq.push_back(next);
+        out.push_back(next);
+    }
+    return tokenizer_decode(tok, out.data(), out.size());
+}
+
+// ----------------------------------------------------------------------------
+// Checkpoints
+
+static void llama_save_checkpoint(const Llama* model, const std::string& path, const TrainState& state) {
+    int header[CKPT_HEADER_INTS] = {0};
+    header[0] = CKPT_MAGIC;
+    header[1] = CKPT_VERSION;
+    header[2] = CKPT_KIND_LLAMA;
+    header[3] = model->m_memory ? 1 : 0;
+    config_to_header(model->config, header);
+    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state);
+}
+
+// Loads parameters, and optimizer state if the file has it; returns whether it did.
+static bool llama_load_checkpoint(Llama* model, const std::string& path, TrainState* state) {
+    if (!model->m_memory) {
+        model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
+        model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
+    }
+    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory, state);
+    if (resumed) model->step = state->step;
+    return resumed;
+}
+
+// ----------------------------------------------------------------------------
+// FLOPs per token for MFU: 6 per weight per token for every matmul (2 forward,
+// 4 backward), plus attention's q·k and p·v: 2·2·T·HS per head forward,
+// halved because the mask is causal, ×3 for backward.
+
+static double llama_flops_per_token(const LlamaConfig& c, int T) {
+    double HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
+    double matmul_params = c.L * (QKV * c.C + c.C * c.NH * HS + 3.0 * c.H * c.C) + (double)c.V * c.C;
+    double attention = c.L * 6.0 * T * c.NH * HS;
+    return 6.0 * matmul_params + attention;
+}
+
+#ifndef TRAIN_LLAMA_NO_MAIN
+// ----------------------------------------------------------------------------
+// Command line and main loop
+
+static double now_ms() {
+    struct timeval tv;
+    gettimeofday(&tv, nullptr);
+    return tv.tv_sec * 1e3 + tv.tv_usec * 1e-3;
+}
+
+struct Options {
+    std::string train_glob = "data/tinystories/train_*.bin";
+    std::string val_glob = "data/tinystories/val_*.bin";
+    std::string tokenizer = "data/tinystories/tokenizer.bin";
+    std::string out_dir = "out";
+    std::string load;
+    std::string model = "llama-5M";
+    int B = 16, T = 0, total_batch = 0;
+    Schedule sched;
+    AdamWConfig opt;
+    int max_steps = 1000, warmup = 10;
+    int val_every = 100, val_batches = 20, sample_every = 200, gen_tokens = 128, ckpt_every = 500;
+    float temperature = 0.8f;
+    int top_k = 40;
+    int seed = 1337;
+    float peak_gflops = 473.0f;
+    LlamaConfig shape;  // from flags; 0 = from the preset or the checkpoint
+    bool untied = false;
+};
+
+static const char* SUMMARY =
+    "Trains a Llama-architecture model on the CPU from llm.c token shards (see README.md).\n"
+    "Model presets: --model llama-5M (4.98M params) or llama-1M; shape flags override the preset.\n"
+    "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one.";
+
+// Shape from the preset, overridden by explicit shape flags.
+static LlamaConfig resolve_config(const Options& o, const std::vector<ArgSpec>& specs) {
+    const ModelPreset* preset = nullptr;
+    for (const ModelPreset& p : MODEL_PRESETS)
+        if (o.model == p.name) preset = &p;
+    if (!preset) {
+        std::string names;
+        for (const ModelPreset& p : MODEL_PRESETS) names += std::string(" ") + p.name;
+        die("unknown --model '%s'; presets:%s", o.model.c_str(), names.c_str());
+    }
+    LlamaConfig c = preset->config;
+    if (arg_was_set(specs, "--vocab")) c.V = o.shape.V;
+    if (arg_was_set(specs, "--dim")) c.C = o.shape.C;
+    if (arg_was_set(specs, "--layers")) c.L = o.shape.L;
+    if (arg_was_set(specs, "--heads")) c.NH = o.shape.NH;
+    if (arg_was_set(specs, "--kv-heads")) c.NKV = o.shape.NKV;
+    if (arg_was_set(specs, "--hidden")) c.H = o.shape.H;
+    if (arg_was_set(specs, "--seq-len")) c.maxT = o.shape.maxT;
+    if (arg_was_set(specs, "--rope-theta")) c.rope_theta = o.shape.rope_theta;
+    if (o.untied) c.tied = 0;
+    return c;
+}
+
+static bool any_shape_flag(const std::vector<ArgSpec>& specs) {
+    const char* names[] = {"--model", "--vocab", "--dim", "--layers", "--heads", "--kv-heads",
+                           "--hidden", "--seq-len", "--rope-theta", "--untied"};
+    for (const char* n : names)
+        if (arg_was_set(specs, n)) return true;
+    return false;
+}
+
+// With -e, the checkpoint's shape rules; shape flags, if given, must agree.
+static void check_config_matches(const LlamaConfig& ck, const LlamaConfig& flags, const std::string& path) {
+    struct { const char* name; long a, b; } fields[] = {
+        {"vocab", ck.V, flags.V}, {"dim", ck.C, flags.C}, {"layers", ck.L, flags.L}, {"heads", ck.NH, flags.NH},
+        {"kv-heads", ck.NKV, flags.NKV}, {"hidden", ck.H, flags.H}, {"seq-len", ck.maxT, flags.maxT},
+        {"tied", ck.tied, flags.tied}};
+    for (const auto& f : fields)
+        if (f.a != f.b)
+            die("checkpoint %s has %s=%ld but the flags ask for %s=%ld (drop the shape flags to use the checkpoint's)",
+                path.c_str(), f.name, f.a, f.name, f.b);
+    if (ck.rope_theta != flags.rope_theta)
+        die("checkpoint %s has rope-theta=%g but the flags ask for %g", path.c_str(), ck.rope_theta, flags.rope_theta);
+}
+
+static std::string json_escape(const std::string& s) {
+    std::string out;
+    for (unsigned char ch : s) {
+        if (ch == '"' || ch == '\\') { out += '\\'; out += (char)ch; }
+        else if (ch == '\n') out += "\\n";
+        else if (ch < 0x20) { char buf[8]; snprintf(buf, sizeof buf, "\\u%04x", ch); out += buf; }
+        else out += (char)ch;
+    }
+    return out;
+}
+
+int main(int argc, char** argv) {
+    Options o;
+    o.shape = LlamaConfig{};
+    std::vector<ArgSpec> specs = {
+        {"-i", "--train", ARG_STRING, &o.train_glob, "train shards (glob)"},
+        {"-j", "--val", ARG_STRING, &o.val_glob, "validation shards (glob)"},
+        {"-z", "--tokenizer", ARG_STRING, &o.tokenizer, "tokenizer file, for bits/byte and samples (\"\" = none)"},
+        {"-o", "--out", ARG_STRING, &o.out_dir, "output dir: log.jsonl and checkpoints"},
+        {"-e", "--load", ARG_STRING, &o.load, "checkpoint to resume or initialise from"},
+        {"-b", "--batch", ARG_INT, &o.B, "micro-batch size B (sequences)"},
+        {"-t", "--seq", ARG_INT, &o.T, "sequence length T of a batch (0 = the model's seq-len)"},
+        {"-d", "--total-batch", ARG_INT, &o.total_batch, "tokens per optimizer step, a multiple of B*T (0 = B*T)"},
+        {"-l", "--lr", ARG_FLOAT, &o.sched.lr, "peak learning rate"},
+        {"-u", "--warmup", ARG_INT, &o.warmup, "warmup steps"},
+        {"-q", "--final-lr-frac", ARG_FLOAT, &o.sched.final_frac, "final learning rate as a fraction of -l"},
+        {nullptr, "--schedule", ARG_STRING, &o.sched.kind, "learning-rate schedule: cosine or wsd"},
+        {nullptr, "--decay-frac", ARG_FLOAT, &o.sched.decay_frac, "wsd: fraction of steps spent decaying"},
+        {"-c", "--weight-decay", ARG_FLOAT, &o.opt.weight_decay, "AdamW weight decay (matrices only)"},
+        {nullptr, "--beta1", ARG_FLOAT, &o.opt.beta1, "AdamW beta1"},
+        {nullptr, "--beta2", ARG_FLOAT, &o.opt.beta2, "AdamW beta2"},
+        {nullptr, "--eps", ARG_FLOAT, &o.opt.eps, "AdamW epsilon"},
+        {nullptr, "--grad-clip", ARG_FLOAT, &o.opt.grad_clip, "max global gradient norm (0 = off)"},
+        {"-x", "--steps", ARG_INT, &o.max_steps, "optimizer steps to train"},
+        {"-v", "--val-every", ARG_INT, &o.val_every, "evaluate every N steps (0 = only at the end)"},
+        {"-m", "--val-batches", ARG_INT, &o.val_batches, "validation batches per evaluation"},
+        {"-s", "--sample-every", ARG_INT, &o.sample_every, "print a sample every N steps (0 = only at the end)"},
+        {"-g", "--gen-tokens", ARG_INT, &o.gen_tokens, "tokens to generate per sample"},
+        {nullptr, "--temperature", ARG_FLOAT, &o.temperature, "sampling temperature (0 = greedy)"},
+        {nullptr, "--top-k", ARG_INT, &o.top_k, "sample among the k likeliest tokens (0 = all)"},
+        {"-n", "--ckpt-every", ARG_INT, &o.ckpt_every, "write a checkpoint every N steps (and at the end)"},
+        {nullptr, "--seed", ARG_INT, &o.seed, "seed for init, data order and sampling"},
+        {nullptr, "--model", ARG_STRING, &o.model, "preset: llama-5M or llama-1M"},
+        {nullptr, "--vocab", ARG_INT, &o.shape.V, "vocabulary size V (0 = preset)"},
+        {nullptr, "--dim", ARG_INT, &o.shape.C, "model dim C (0 = preset)"},
+        {nullptr, "--layers", ARG_INT, &o.shape.L, "layers L (0 = preset)"},
+        {nullptr, "--heads", ARG_INT, &o.shape.NH, "attention heads NH (0 = preset)"},
+        {nullptr, "--kv-heads", ARG_INT, &o.shape.NKV, "key/value heads NKV, divides NH (0 = preset)"},
+        {nullptr, "--hidden", ARG_INT, &o.shape.H, "SwiGLU hidden size H (0 = preset)"},
+        {nullptr, "--seq-len", ARG_INT, &o.shape.maxT, "longest sequence the model takes (0 = preset)"},
+        {nullptr, "--rope-theta", ARG_FLOAT, &o.shape.rope_theta, "RoPE base"},
+        {nullptr, "--untied", ARG_BOOL, &o.untied, "separate output head instead of the tied embedding"},
+        {nullptr, "--peak-gflops", ARG_FLOAT, &o.peak_gflops, "peak FLOP/s for MFU (473 = fp32 sgemm, 2-core Zen 5)"},
+    };
+    args_parse(argc, argv, specs, SUMMARY);
+
+    // --- model shape: preset + flags, or the checkpoint's
+    LlamaConfig config = resolve_config(o, specs);
+    int ck_header[CKPT_HEADER_INTS];
+    if (!o.load.empty()) {
+        checkpoint_read_header(o.load, ck_header, CKPT_KIND_LLAMA);
+        LlamaConfig ck = config_from_header(ck_header);
+        if (any_shape_flag(specs)) check_config_matches(ck, config, o.load);
+        config = ck;
+    }
+    config_validate(config, "model config");
+    int B = o.B, T = o.T > 0 ? o.T : config.maxT;
+    if (B < 1) die("-b must be at least 1, got %d", B);
+    if (T > config.maxT) die("-t %d exceeds the model's seq-len %d (raise --seq-len)", T, config.maxT);
+    int total_batch = o.total_batch > 0 ? o.total_batch : B * T;
+    if (total_batch % (B * T) != 0)
+        die("-d %d (tokens per step) is not a multiple of B*T = %d*%d = %d", total_batch, B, T, B * T);
+    int accum = total_batch / (B * T);
+    if (o.max_steps < 1) die("-x must be at least 1, got %d", o.max_steps);
+    if (o.sched.kind != "cosine" && o.sched.kind != "wsd") die("--schedule must be cosine or wsd, got '%s'", o.sched.kind.c_str());
+    o.sched.warmup = o.warmup;
+    o.sched.max_steps = o.max_steps;
+
+    // --- output dir, data, tokenizer
+    ensure_writable_dir(o.out_dir.c_str());
+    Tokenizer tok;
+    bool have_tok = false;
+    if (!o.tokenizer.empty()) {
+        std::string err;
+        if (path_exists(o.tokenizer)) {
+            if (!tokenizer_load(&tok, o.tokenizer, &err)) die("%s", err.c_str());
+            if (tok.vocab_size > config.V)
+                die("tokenizer %s has %d tokens but the model's vocab is %d", o.tokenizer.c_str(), tok.vocab_size, config.V);
+            have_tok = true;
+        } else if (arg_was_set(specs, "--tokenizer")) {
+            die("tokenizer file %s not found", o.tokenizer.c_str());
+        }
+    }
+    if (!have_tok)
+        printf("note: no tokenizer file (%s): training and val loss only, no bits/byte and no samples\n",
+               o.tokenizer.empty() ? "-z \"\"" : o.tokenizer.c_str());
+    DataLoader train, val;
+    dataloader_init(&train, o.train_glob, B, T, config.V, true, (uint64_t)o.seed, "train data");
+    dataloader_init(&val, o.val_glob, B, T, config.V, false, 0, "val data");
+    int val_batches = std::min<int>(o.val_batches, (int)(val.windows.size() / B));
+
+    // --- model: fresh, or from the checkpoint
+    Llama model;
+    llama_build(&model, config);
+    Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
+    int start_step = 0;
+    if (!o.load.empty()) {
+        TrainState st;
+        if (llama_load_checkpoint(&model, o.load, &st)) {
+            if (st.data_seed != (uint64_t)o.seed)
+                printf("note: resuming with the checkpoint's data order seed %llu (--seed %d applies to new runs)\n",
+                       (unsigned long long)st.data_seed, o.seed);
+            train.seed = st.data_seed;
+            dataloader_seek(&train, st.data_epoch, st.data_index);
+            rng.state = st.rng_state;
+            start_step = (int)st.step;
+            printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
+        } else {
+            printf("initialised parameters from %s (no optimizer state: starting at step 0)\n", o.load.c_str());
+        }
+        if (start_step >= o.max_steps) die("checkpoint %s is at step %d, -x is %d: nothing to do", o.load.c_str(), start_step, o.max_steps);
+    } else {
+        llama_init_params(&model, (uint64_t)o.seed);
+    }
+
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    double flops_per_step = llama_flops_per_token(config, T) * total_batch;
+    printf("model: vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d, %s head, %.2fM parameters\n",
+           config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT, config.tied ? "tied" : "untied",
+           model.num_params / 1e6);
+    printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n", train.num_tokens,
+           train.paths.size(), train.windows.size(), val.num_tokens, val_batches);
+    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %d steps | %d threads\n",
+           B, T, accum, total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
+           o.max_steps, threads);
+    printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
+
+    Logger log;
+    logger_open(&log, o.out_dir);
+    std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
+    double total_ms = 0.0;
+    int timed_steps = 0;
+    char buf[1024];
+
+    auto evaluate = [&](int step) {
+        EvalResult r = llama_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
+        if (r.bpb >= 0) {
+            printf("step %d | val loss %.4f | val ppl %.2f | val bits/byte %.4f\n", step, r.loss, exp(r.loss), r.bpb);
+            snprintf(buf, sizeof buf, "{\"step\": %d, \"val_loss\": %.6f, \"val_bpb\": %.6f}", step, r.loss, r.bpb);
+        } else {
+            printf("step %d | val loss %.4f | val ppl %.2f\n", step, r.loss, exp(r.loss));
+            snprintf(buf, sizeof buf, "{\"step\": %d, \"val_loss\": %.6f}", step, r.loss);
+        }
+        logger_write(&log, buf);
+    };
+    auto sample = [&](int step) {
+        if (!have_tok) return;
+        std::string text = llama_generate(&model, tok, o.gen_tokens, o.temperature, o.top_k, &rng);
+        printf("--- sample at step %d (temperature %g, top-k %d) ---\n%s\n---\n", step, o.temperature, o.top_k, text.c_str());
+        logger_write(&log, "{\"step\": " + std::to_string(step) + ", \"sample\": \"" + json_escape(text) + "\"}");
+    };
+    auto save = [&](int step) {
+        TrainState st{step, rng.state, train.epoch, train.index, train.seed};
+        snprintf(buf, sizeof buf, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
+        llama_save_checkpoint(&model, buf, st);
+        last_ckpt = buf;
+        printf("checkpoint: %s\n", buf);
+    };
+
+    for (int step = start_step; step < o.max_steps; step++) {
+        if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
+        if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
+
+        double t0 = now_ms();
+        llama_zero_grad(&model);
+        double loss = 0.0;
+        for (int micro = 0; micro < accum; micro++) {
+            dataloader_next_batch(&train);
+            float l = llama_forward(&model, train.inputs.data(), train.targets.data(), B, T);
+            if (!std::isfinite(l))
+                die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
+            loss += l / accum;
+            llama_backward(&model, B, T, 1.0f / accum);
+        }
+        float lr = schedule_lr(o.sched, step);
+        float norm = llama_update(&model, lr, o.opt);
+        if (!std::isfinite(norm))
+            die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
+        double ms = now_ms() - t0;
+        if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
+        double avg_ms = timed_steps ? total_ms / timed_steps : ms;
+        double tok_s = total_batch / (ms / 1e3);
+        double mfu = flops_per_step / (ms / 1e3) / (o.peak_gflops * 1e9);
+        double eta_s = avg_ms * (o.max_steps - step - 1) / 1e3;
+        printf("step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f ms | %.0f tok/s | MFU %.1f%% | ETA %dm%02ds\n",
+               step + 1, o.max_steps, loss, lr, norm, ms, tok_s, 100 * mfu, (int)eta_s / 60, (int)eta_s % 60);
+        fflush(stdout);
+        snprintf(buf, sizeof buf,
+                 "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"norm\": %.6f, \"ms\": %.2f, \"tok_s\": %.1f, \"mfu\": %.4f}",
+                 step + 1, loss, lr, norm, ms, tok_s, mfu);
+        logger_write(&log, buf);
+        if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
+    }
+    evaluate(o.max_steps);
+    sample(o.max_steps);
+    if (timed_steps)
+        printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
+               total_batch / (total_ms / timed_steps / 1e3));
+    logger_close(&log);
+    llama_free(&model);
+    return 0;
+}
+#endif  // TRAIN_LLAMA_NO_MAIN
