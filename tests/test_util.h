@@ -1,0 +1,56 @@
+// tests/test_util.h: helpers shared by the tests that run the real binaries.
+#pragma once
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "../common/util.h"
+
+struct RunResult {
+    int status;          // exit status, or -1 if the process did not exit normally
+    std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command from the repo root, capturing stdout and stderr.
+inline RunResult run_command(const std::string& cmd) {
+    RunResult r{-1, ""};
+    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+// A fresh directory under /tmp, removed by the destructor.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/llmcpp_test_XXXXXX";
+        if (!mkdtemp(tmpl)) die("cannot create a temp dir under /tmp");
+        path = tmpl;
+    }
+    ~TempDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
+    std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+inline std::vector<char> read_all_bytes(const std::string& path) {
+    FILE* f = fopen_check(path.c_str(), "rb");
+    std::vector<char> data;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) data.insert(data.end(), buf, buf + n);
+    fclose(f);
+    return data;
+}
+
+inline void write_all_bytes(const std::string& path, const void* data, size_t n) {
+    FILE* f = fopen_check(path.c_str(), "wb");
+    fwrite_check(data, 1, n, f, path.c_str());
+    fclose_check(f, path.c_str());
+}
