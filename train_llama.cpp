@@ -676,6 +676,7 @@ int main(int argc, char** argv) {
         {nullptr, "--peak-gflops", ARG_FLOAT, &o.peak_gflops, "peak FLOP/s for MFU (473 = fp32 sgemm, 2-core Zen 5)"},
     };
     args_parse(argc, argv, specs, SUMMARY);
+    enable_flush_to_zero();
 
     // --- model shape: preset + flags, or the checkpoint's
     LlamaConfig config = resolve_config(o, specs);
