@@ -734,6 +734,9 @@ int main(int argc, char** argv) {
             if (st.data_seed != (uint64_t)o.seed)
                 printf("note: resuming with the checkpoint's data order seed %llu (--seed %d applies to new runs)\n",
                        (unsigned long long)st.data_seed, o.seed);
+            if (st.data_T != (uint64_t)T)
+                die("checkpoint %s was trained with -t %llu; its data position means nothing at -t %d (resume with -t %llu)",
+                    o.load.c_str(), (unsigned long long)st.data_T, T, (unsigned long long)st.data_T);
             train.seed = st.data_seed;
             dataloader_seek(&train, st.data_epoch, st.data_index);
             rng.state = st.rng_state;
@@ -787,7 +790,7 @@ int main(int argc, char** argv) {
         logger_write(&log, "{\"step\": " + std::to_string(step) + ", \"sample\": \"" + json_escape(text) + "\"}");
     };
     auto save = [&](int step) {
-        TrainState st{step, rng.state, train.epoch, train.index, train.seed};
+        TrainState st{step, rng.state, train.epoch, train.index, train.seed, (uint64_t)T};
         snprintf(buf, sizeof buf, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
         llama_save_checkpoint(&model, buf, st);
         last_ckpt = buf;

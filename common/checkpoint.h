@@ -33,6 +33,7 @@ struct TrainState {
     uint64_t data_epoch;   // train loader position
     uint64_t data_index;
     uint64_t data_seed;    // the seed that orders the windows; resume must reuse it
+    uint64_t data_T;       // window length the position counts in; resume needs the same -t
 };
 
 inline void checkpoint_save(const std::string& path, const int* header, const float* params, size_t num_params,

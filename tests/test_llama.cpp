@@ -326,6 +326,12 @@ TEST_CASE("bad input: clear message and exit status 1", "[llama][errors]") {
         std::string out = expect_failure(data.flags() + " --dim 64 -x 2 -e " + (tmp / "run/ckpt_000001.bin") + " -o " + (tmp / "run2"));
         CHECK(out.find("has dim=32 but the flags ask for dim=64") != std::string::npos);
     }
+    SECTION("resume at another sequence length") {
+        RunResult r = run_command("./train_llama" + data.flags() + " -x 1 -o " + (tmp / "run"));
+        REQUIRE(r.status == 0);
+        std::string out = expect_failure(data.flags() + " -t 8 -x 2 -e " + (tmp / "run/ckpt_000001.bin") + " -o " + (tmp / "run2"));
+        CHECK(out.find("was trained with -t 16") != std::string::npos);
+    }
     SECTION("not a checkpoint") {
         std::string out = expect_failure(data.flags() + " -e " + data.train + " -o " + (tmp / "run"));
         CHECK(out.find("bad magic 20240520, expected 20261126") != std::string::npos);
