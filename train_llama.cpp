@@ -24,16 +24,16 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include <sys/time.h>
-
 #include "common/args.h"
 #include "common/checkpoint.h"
 #include "common/dataloader.h"
 #include "common/logger.h"
+#include "common/optimizer.h"
+#include "common/report.h"
 #include "common/rng.h"
 #include "common/sampler.h"
+#include "common/trainer.h"
 #include "common/util.h"
-#include "kernels/cpu/adamw.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/crossentropy.h"
 #include "kernels/cpu/embedding.h"
@@ -399,61 +399,16 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
 
 // ----------------------------------------------------------------------------
 // Update: global gradient-norm clipping, then AdamW over each parameter tensor
-// (decay on matrices only). Returns the gradient norm before clipping.
-
-struct AdamWConfig {
-    float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
-    float weight_decay = 0.1f;
-    float grad_clip = 1.0f;  // max global norm; <= 0 disables clipping
-};
+// (decay on matrices only, PARAM_DECAY). Returns the gradient norm before clipping.
 
 static float llama_update(Llama* model, float lr, const AdamWConfig& opt) {
     if (!model->m_memory) {
         model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
         model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
     }
-    float norm = (float)sqrt(grad_norm_squared(model->grads_memory, model->num_params));
-    // PyTorch's clip_grad_norm_: coefficient max_norm / (norm + 1e-6), never above 1
-    float scale = 1.0f;
-    if (opt.grad_clip > 0.0f) scale = fminf(1.0f, opt.grad_clip / (norm + 1e-6f));
     model->step++;
-    size_t offset = 0;
-    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-        size_t n = model->param_sizes[i];
-        adamw_update(model->params_memory + offset, model->grads_memory + offset, model->m_memory + offset,
-                     model->v_memory + offset, n, lr, opt.beta1, opt.beta2, opt.eps,
-                     PARAM_DECAY[i] ? opt.weight_decay : 0.0f, (int)model->step, scale);
-        offset += n;
-    }
-    return norm;
-}
-
-// ----------------------------------------------------------------------------
-// Learning-rate schedule: linear warmup, then cosine to lr·final_frac, or
-// warmup-stable-decay (WSD): constant, then a linear decay over the last
-// decay_frac of the run. `step` is 0-based.
-
-struct Schedule {
-    std::string kind = "cosine";  // "cosine" or "wsd"
-    float lr = 1e-3f;
-    int warmup = 0;
-    int max_steps = 1;
-    float final_frac = 0.1f;      // the floor, as a fraction of lr
-    float decay_frac = 0.2f;      // WSD only
-};
-
-static float schedule_lr(const Schedule& s, int step) {
-    float floor_lr = s.lr * s.final_frac;
-    if (step < s.warmup) return s.lr * (step + 1) / s.warmup;
-    if (s.kind == "wsd") {
-        int decay_start = s.max_steps - (int)(s.decay_frac * s.max_steps);
-        if (decay_start < s.warmup) decay_start = s.warmup;
-        if (step < decay_start) return s.lr;
-        float progress = (float)(step - decay_start) / std::max(1, s.max_steps - decay_start);
-        return s.lr + (floor_lr - s.lr) * progress;
-    }
-    float progress = (float)(step - s.warmup) / std::max(1, s.max_steps - s.warmup);
-    return floor_lr + 0.5f * (1.0f + cosf((float)M_PI * progress)) * (s.lr - floor_lr);
+    return optimizer_step(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
+                          model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
 }
 
 // ----------------------------------------------------------------------------
@@ -545,28 +500,8 @@ static double llama_flops_per_token(const LlamaConfig& c, int T) {
 // ----------------------------------------------------------------------------
 // Command line and main loop
 
-static double now_ms() {
-    struct timeval tv;
-    gettimeofday(&tv, nullptr);
-    return tv.tv_sec * 1e3 + tv.tv_usec * 1e-3;
-}
-
-struct Options {
-    std::string train_glob = "data/tinystories/train_*.bin";
-    std::string val_glob = "data/tinystories/val_*.bin";
-    std::string tokenizer = "data/tinystories/tokenizer.bin";
-    std::string out_dir = "out";
-    std::string load;
+struct ModelOptions {
     std::string model = "llama-5M";
-    int B = 16, T = 0, total_batch = 0;
-    Schedule sched;
-    AdamWConfig opt;
-    int max_steps = 1000, warmup = 10;
-    int val_every = 100, val_batches = 20, sample_every = 200, gen_tokens = 128, ckpt_every = 500;
-    float temperature = 0.8f;
-    int top_k = 40;
-    int seed = 1337;
-    float peak_gflops = 473.0f;
     LlamaConfig shape;  // from flags; 0 = from the preset or the checkpoint
     bool untied = false;
 };
@@ -577,7 +512,7 @@ static const char* SUMMARY =
     "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one.";
 
 // Shape from the preset, overridden by explicit shape flags.
-static LlamaConfig resolve_config(const Options& o, const std::vector<ArgSpec>& specs) {
+static LlamaConfig resolve_config(const ModelOptions& o, const std::vector<ArgSpec>& specs) {
     const ModelPreset* preset = nullptr;
     for (const ModelPreset& p : MODEL_PRESETS)
         if (o.model == p.name) preset = &p;
@@ -621,103 +556,44 @@ static void check_config_matches(const LlamaConfig& ck, const LlamaConfig& flags
         die("checkpoint %s has rope-theta=%g but the flags ask for %g", path.c_str(), ck.rope_theta, flags.rope_theta);
 }
 
-static std::string json_escape(const std::string& s) {
-    std::string out;
-    for (unsigned char ch : s) {
-        if (ch == '"' || ch == '\\') { out += '\\'; out += (char)ch; }
-        else if (ch == '\n') out += "\\n";
-        else if (ch < 0x20) { char buf[8]; snprintf(buf, sizeof buf, "\\u%04x", ch); out += buf; }
-        else out += (char)ch;
-    }
-    return out;
-}
-
 int main(int argc, char** argv) {
-    Options o;
-    o.shape = LlamaConfig{};
-    std::vector<ArgSpec> specs = {
-        {"-i", "--train", ARG_STRING, &o.train_glob, "train shards (glob)"},
-        {"-j", "--val", ARG_STRING, &o.val_glob, "validation shards (glob)"},
-        {"-z", "--tokenizer", ARG_STRING, &o.tokenizer, "tokenizer file, for bits/byte and samples (\"\" = none)"},
-        {"-o", "--out", ARG_STRING, &o.out_dir, "output dir: log.jsonl and checkpoints"},
-        {"-e", "--load", ARG_STRING, &o.load, "checkpoint to resume or initialise from"},
-        {"-b", "--batch", ARG_INT, &o.B, "micro-batch size B (sequences)"},
-        {"-t", "--seq", ARG_INT, &o.T, "sequence length T of a batch (0 = the model's seq-len)"},
-        {"-d", "--total-batch", ARG_INT, &o.total_batch, "tokens per optimizer step, a multiple of B*T (0 = B*T)"},
-        {"-l", "--lr", ARG_FLOAT, &o.sched.lr, "peak learning rate"},
-        {"-u", "--warmup", ARG_INT, &o.warmup, "warmup steps"},
-        {"-q", "--final-lr-frac", ARG_FLOAT, &o.sched.final_frac, "final learning rate as a fraction of -l"},
-        {nullptr, "--schedule", ARG_STRING, &o.sched.kind, "learning-rate schedule: cosine or wsd"},
-        {nullptr, "--decay-frac", ARG_FLOAT, &o.sched.decay_frac, "wsd: fraction of steps spent decaying"},
-        {"-c", "--weight-decay", ARG_FLOAT, &o.opt.weight_decay, "AdamW weight decay (matrices only)"},
-        {nullptr, "--beta1", ARG_FLOAT, &o.opt.beta1, "AdamW beta1"},
-        {nullptr, "--beta2", ARG_FLOAT, &o.opt.beta2, "AdamW beta2"},
-        {nullptr, "--eps", ARG_FLOAT, &o.opt.eps, "AdamW epsilon"},
-        {nullptr, "--grad-clip", ARG_FLOAT, &o.opt.grad_clip, "max global gradient norm (0 = off)"},
-        {"-x", "--steps", ARG_INT, &o.max_steps, "optimizer steps to train"},
-        {"-v", "--val-every", ARG_INT, &o.val_every, "evaluate every N steps (0 = only at the end)"},
-        {"-m", "--val-batches", ARG_INT, &o.val_batches, "validation batches per evaluation"},
-        {"-s", "--sample-every", ARG_INT, &o.sample_every, "print a sample every N steps (0 = only at the end)"},
-        {"-g", "--gen-tokens", ARG_INT, &o.gen_tokens, "tokens to generate per sample"},
-        {nullptr, "--temperature", ARG_FLOAT, &o.temperature, "sampling temperature (0 = greedy)"},
-        {nullptr, "--top-k", ARG_INT, &o.top_k, "sample among the k likeliest tokens (0 = all)"},
-        {"-n", "--ckpt-every", ARG_INT, &o.ckpt_every, "write a checkpoint every N steps (and at the end)"},
-        {nullptr, "--seed", ARG_INT, &o.seed, "seed for init, data order and sampling"},
-        {nullptr, "--model", ARG_STRING, &o.model, "preset: llama-5M or llama-1M"},
-        {nullptr, "--vocab", ARG_INT, &o.shape.V, "vocabulary size V (0 = preset)"},
-        {nullptr, "--dim", ARG_INT, &o.shape.C, "model dim C (0 = preset)"},
-        {nullptr, "--layers", ARG_INT, &o.shape.L, "layers L (0 = preset)"},
-        {nullptr, "--heads", ARG_INT, &o.shape.NH, "attention heads NH (0 = preset)"},
-        {nullptr, "--kv-heads", ARG_INT, &o.shape.NKV, "key/value heads NKV, divides NH (0 = preset)"},
-        {nullptr, "--hidden", ARG_INT, &o.shape.H, "SwiGLU hidden size H (0 = preset)"},
-        {nullptr, "--seq-len", ARG_INT, &o.shape.maxT, "longest sequence the model takes (0 = preset)"},
-        {nullptr, "--rope-theta", ARG_FLOAT, &o.shape.rope_theta, "RoPE base"},
-        {nullptr, "--untied", ARG_BOOL, &o.untied, "separate output head instead of the tied embedding"},
-        {nullptr, "--peak-gflops", ARG_FLOAT, &o.peak_gflops, "peak FLOP/s for MFU (473 = fp32 sgemm, 2-core Zen 5)"},
+    TrainerOptions o;
+    ModelOptions mo;
+    std::vector<ArgSpec> specs;
+    add_train_flags(specs, &o);
+    std::vector<ArgSpec> model_flags = {
+        {nullptr, "--model", ARG_STRING, &mo.model, "preset: llama-5M or llama-1M"},
+        {nullptr, "--vocab", ARG_INT, &mo.shape.V, "vocabulary size V (0 = preset)"},
+        {nullptr, "--dim", ARG_INT, &mo.shape.C, "model dim C (0 = preset)"},
+        {nullptr, "--layers", ARG_INT, &mo.shape.L, "layers L (0 = preset)"},
+        {nullptr, "--heads", ARG_INT, &mo.shape.NH, "attention heads NH (0 = preset)"},
+        {nullptr, "--kv-heads", ARG_INT, &mo.shape.NKV, "key/value heads NKV, divides NH (0 = preset)"},
+        {nullptr, "--hidden", ARG_INT, &mo.shape.H, "SwiGLU hidden size H (0 = preset)"},
+        {nullptr, "--seq-len", ARG_INT, &mo.shape.maxT, "longest sequence the model takes (0 = preset)"},
+        {nullptr, "--rope-theta", ARG_FLOAT, &mo.shape.rope_theta, "RoPE base"},
+        {nullptr, "--untied", ARG_BOOL, &mo.untied, "separate output head instead of the tied embedding"},
     };
+    specs.insert(specs.end(), model_flags.begin(), model_flags.end());
     args_parse(argc, argv, specs, SUMMARY);
     enable_flush_to_zero();
 
     // --- model shape: preset + flags, or the checkpoint's
-    LlamaConfig config = resolve_config(o, specs);
-    int ck_header[CKPT_HEADER_INTS];
+    LlamaConfig config = resolve_config(mo, specs);
     if (!o.load.empty()) {
-        checkpoint_read_header(o.load, ck_header, CKPT_KIND_LLAMA);
-        LlamaConfig ck = config_from_header(ck_header);
+        int header[CKPT_HEADER_INTS];
+        checkpoint_read_header(o.load, header, CKPT_KIND_LLAMA);
+        LlamaConfig ck = config_from_header(header);
         if (any_shape_flag(specs)) check_config_matches(ck, config, o.load);
         config = ck;
     }
     config_validate(config, "model config");
-    int B = o.B, T = o.T > 0 ? o.T : config.maxT;
-    if (B < 1) die("-b must be at least 1, got %d", B);
-    if (T > config.maxT) die("-t %d exceeds the model's seq-len %d (raise --seq-len)", T, config.maxT);
-    int total_batch = o.total_batch > 0 ? o.total_batch : B * T;
-    if (total_batch % (B * T) != 0)
-        die("-d %d (tokens per step) is not a multiple of B*T = %d*%d = %d", total_batch, B, T, B * T);
-    int accum = total_batch / (B * T);
-    if (o.max_steps < 1) die("-x must be at least 1, got %d", o.max_steps);
-    if (o.sched.kind != "cosine" && o.sched.kind != "wsd") die("--schedule must be cosine or wsd, got '%s'", o.sched.kind.c_str());
-    o.sched.warmup = o.warmup;
-    o.sched.max_steps = o.max_steps;
+    BatchPlan bp = resolve_batch(&o, config.maxT);
+    const int B = bp.B, T = bp.T;
 
-    // --- output dir, data, tokenizer
+    // --- output dir, tokenizer, data
     ensure_writable_dir(o.out_dir.c_str());
     Tokenizer tok;
-    bool have_tok = false;
-    if (!o.tokenizer.empty()) {
-        std::string err;
-        if (path_exists(o.tokenizer)) {
-            if (!tokenizer_load(&tok, o.tokenizer, &err)) die("%s", err.c_str());
-            if (tok.vocab_size > config.V)
-                die("tokenizer %s has %d tokens but the model's vocab is %d", o.tokenizer.c_str(), tok.vocab_size, config.V);
-            have_tok = true;
-        } else if (arg_was_set(specs, "--tokenizer")) {
-            die("tokenizer file %s not found", o.tokenizer.c_str());
-        }
-    }
-    if (!have_tok)
-        printf("note: no tokenizer file (%s): training and val loss only, no bits/byte and no samples\n",
-               o.tokenizer.empty() ? "-z \"\"" : o.tokenizer.c_str());
+    bool have_tok = load_training_tokenizer(&tok, o, arg_was_set(specs, "--tokenizer"), config.V);
     DataLoader train, val;
     dataloader_init(&train, o.train_glob, B, T, config.V, true, (uint64_t)o.seed, "train data");
     dataloader_init(&val, o.val_glob, B, T, config.V, false, 0, "val data");
@@ -731,15 +607,7 @@ int main(int argc, char** argv) {
     if (!o.load.empty()) {
         TrainState st;
         if (llama_load_checkpoint(&model, o.load, &st)) {
-            if (st.data_seed != (uint64_t)o.seed)
-                printf("note: resuming with the checkpoint's data order seed %llu (--seed %d applies to new runs)\n",
-                       (unsigned long long)st.data_seed, o.seed);
-            if (st.data_T != (uint64_t)T)
-                die("checkpoint %s was trained with -t %llu; its data position means nothing at -t %d (resume with -t %llu)",
-                    o.load.c_str(), (unsigned long long)st.data_T, T, (unsigned long long)st.data_T);
-            train.seed = st.data_seed;
-            dataloader_seek(&train, st.data_epoch, st.data_index);
-            rng.state = st.rng_state;
+            restore_train_state(st, o.load, &train, &rng);
             start_step = (int)st.step;
             printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
         } else {
@@ -754,14 +622,14 @@ int main(int argc, char** argv) {
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    double flops_per_step = llama_flops_per_token(config, T) * total_batch;
+    double flops_per_step = llama_flops_per_token(config, T) * bp.total_batch;
     printf("model: vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d, %s head, %.2fM parameters\n",
            config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT, config.tied ? "tied" : "untied",
            model.num_params / 1e6);
     printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n", train.num_tokens,
            train.paths.size(), train.windows.size(), val.num_tokens, val_batches);
     printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %d steps | %d threads\n",
-           B, T, accum, total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
+           B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
            o.max_steps, threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
 
@@ -770,31 +638,22 @@ int main(int argc, char** argv) {
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
-    char buf[1024];
 
     auto evaluate = [&](int step) {
         EvalResult r = llama_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
-        if (r.bpb >= 0) {
-            printf("step %d | val loss %.4f | val ppl %.2f | val bits/byte %.4f\n", step, r.loss, exp(r.loss), r.bpb);
-            snprintf(buf, sizeof buf, "{\"step\": %d, \"val_loss\": %.6f, \"val_bpb\": %.6f}", step, r.loss, r.bpb);
-        } else {
-            printf("step %d | val loss %.4f | val ppl %.2f\n", step, r.loss, exp(r.loss));
-            snprintf(buf, sizeof buf, "{\"step\": %d, \"val_loss\": %.6f}", step, r.loss);
-        }
-        logger_write(&log, buf);
+        report_eval(&log, step, r.loss, r.bpb);
     };
     auto sample = [&](int step) {
         if (!have_tok) return;
         std::string text = llama_generate(&model, tok, o.gen_tokens, o.temperature, o.top_k, &rng);
-        printf("--- sample at step %d (temperature %g, top-k %d) ---\n%s\n---\n", step, o.temperature, o.top_k, text.c_str());
-        logger_write(&log, "{\"step\": " + std::to_string(step) + ", \"sample\": \"" + json_escape(text) + "\"}");
+        report_sample(&log, step, text, o.temperature, o.top_k);
     };
     auto save = [&](int step) {
-        TrainState st{step, rng.state, train.epoch, train.index, train.seed, (uint64_t)T};
-        snprintf(buf, sizeof buf, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
-        llama_save_checkpoint(&model, buf, st);
-        last_ckpt = buf;
-        printf("checkpoint: %s\n", buf);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
+        llama_save_checkpoint(&model, path, make_train_state(step, rng, train));
+        last_ckpt = path;
+        printf("checkpoint: %s\n", path);
     };
 
     for (int step = start_step; step < o.max_steps; step++) {
@@ -804,13 +663,13 @@ int main(int argc, char** argv) {
         double t0 = now_ms();
         llama_zero_grad(&model);
         double loss = 0.0;
-        for (int micro = 0; micro < accum; micro++) {
+        for (int micro = 0; micro < bp.accum; micro++) {
             dataloader_next_batch(&train);
             float l = llama_forward(&model, train.inputs.data(), train.targets.data(), B, T);
             if (!std::isfinite(l))
                 die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
-            loss += l / accum;
-            llama_backward(&model, B, T, 1.0f / accum);
+            loss += l / bp.accum;
+            llama_backward(&model, B, T, 1.0f / bp.accum);
         }
         float lr = schedule_lr(o.sched, step);
         float norm = llama_update(&model, lr, o.opt);
@@ -818,24 +677,15 @@ int main(int argc, char** argv) {
             die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
         double ms = now_ms() - t0;
         if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
-        double avg_ms = timed_steps ? total_ms / timed_steps : ms;
-        double tok_s = total_batch / (ms / 1e3);
-        double mfu = flops_per_step / (ms / 1e3) / (o.peak_gflops * 1e9);
-        double eta_s = avg_ms * (o.max_steps - step - 1) / 1e3;
-        printf("step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f ms | %.0f tok/s | MFU %.1f%% | ETA %dm%02ds\n",
-               step + 1, o.max_steps, loss, lr, norm, ms, tok_s, 100 * mfu, (int)eta_s / 60, (int)eta_s % 60);
-        fflush(stdout);
-        snprintf(buf, sizeof buf,
-                 "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"norm\": %.6f, \"ms\": %.2f, \"tok_s\": %.1f, \"mfu\": %.4f}",
-                 step + 1, loss, lr, norm, ms, tok_s, mfu);
-        logger_write(&log, buf);
+        report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
+                                    bp.total_batch, flops_per_step, o.peak_gflops});
         if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
     }
     evaluate(o.max_steps);
     sample(o.max_steps);
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
-               total_batch / (total_ms / timed_steps / 1e3));
+               bp.total_batch / (total_ms / timed_steps / 1e3));
     logger_close(&log);
     llama_free(&model);
     return 0;

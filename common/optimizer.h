@@ -1,0 +1,33 @@
+// common/optimizer.h: one optimizer step over a trainer's parameter blob:
+// global gradient-norm clipping, then AdamW tensor by tensor, with weight
+// decay only where the trainer's mask says (matrices, not norms or embeddings).
+#pragma once
+#include <cmath>
+#include <cstddef>
+
+#include "../kernels/cpu/adamw.h"
+
+struct AdamWConfig {
+    float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
+    float weight_decay = 0.1f;
+    float grad_clip = 1.0f;  // max global norm; <= 0 disables clipping
+};
+
+// sizes[i], decay[i] describe the num_tensors tensors laid end to end in the
+// blobs; t is the 1-based step. Returns the gradient norm before clipping.
+inline float optimizer_step(float* params, const float* grads, float* m, float* v, const size_t* sizes,
+                            const bool* decay, int num_tensors, float lr, const AdamWConfig& opt, int t) {
+    size_t total = 0;
+    for (int i = 0; i < num_tensors; i++) total += sizes[i];
+    float norm = (float)sqrt(grad_norm_squared(grads, total));
+    // PyTorch's clip_grad_norm_: coefficient max_norm / (norm + 1e-6), never above 1
+    float scale = 1.0f;
+    if (opt.grad_clip > 0.0f) scale = fminf(1.0f, opt.grad_clip / (norm + 1e-6f));
+    size_t offset = 0;
+    for (int i = 0; i < num_tensors; i++) {
+        adamw_update(params + offset, grads + offset, m + offset, v + offset, sizes[i], lr, opt.beta1, opt.beta2,
+                     opt.eps, decay[i] ? opt.weight_decay : 0.0f, t, scale);
+        offset += sizes[i];
+    }
+    return norm;
+}

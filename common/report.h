@@ -1,0 +1,72 @@
+// common/report.h: what a trainer prints and logs: one line per step, one per
+// evaluation, the samples; each both on stdout and as a JSON line in log.jsonl.
+#pragma once
+#include <sys/time.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "logger.h"
+
+inline double now_ms() {
+    struct timeval tv;
+    gettimeofday(&tv, nullptr);
+    return tv.tv_sec * 1e3 + tv.tv_usec * 1e-3;
+}
+
+inline std::string json_escape(const std::string& s) {
+    std::string out;
+    for (unsigned char ch : s) {
+        if (ch == '"' || ch == '\\') { out += '\\'; out += (char)ch; }
+        else if (ch == '\n') out += "\\n";
+        else if (ch < 0x20) { char buf[8]; snprintf(buf, sizeof buf, "\\u%04x", ch); out += buf; }
+        else out += (char)ch;
+    }
+    return out;
+}
+
+struct StepStats {
+    int step, max_steps;     // step is 1-based: steps completed
+    double loss;
+    float lr, norm;
+    double ms;               // this step's wall time
+    double avg_ms;           // average step time so far, for the ETA
+    int tokens;              // tokens per step
+    double flops;            // FLOPs per step, for MFU
+    float peak_gflops;
+};
+
+inline void report_step(Logger* log, const StepStats& s) {
+    double tok_s = s.tokens / (s.ms / 1e3);
+    double mfu = s.flops / (s.ms / 1e3) / (s.peak_gflops * 1e9);
+    double eta_s = s.avg_ms * (s.max_steps - s.step) / 1e3;
+    printf("step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f ms | %.0f tok/s | MFU %.1f%% | ETA %dm%02ds\n",
+           s.step, s.max_steps, s.loss, s.lr, s.norm, s.ms, tok_s, 100 * mfu, (int)eta_s / 60, (int)eta_s % 60);
+    fflush(stdout);
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"norm\": %.6f, \"ms\": %.2f, \"tok_s\": %.1f, \"mfu\": %.4f}",
+             s.step, s.loss, s.lr, s.norm, s.ms, tok_s, mfu);
+    logger_write(log, buf);
+}
+
+// bpb < 0 means no tokenizer: loss only.
+inline void report_eval(Logger* log, int step, float loss, float bpb) {
+    char buf[256];
+    if (bpb >= 0) {
+        printf("step %d | val loss %.4f | val ppl %.2f | val bits/byte %.4f\n", step, loss, exp(loss), bpb);
+        snprintf(buf, sizeof buf, "{\"step\": %d, \"val_loss\": %.6f, \"val_bpb\": %.6f}", step, loss, bpb);
+    } else {
+        printf("step %d | val loss %.4f | val ppl %.2f\n", step, loss, exp(loss));
+        snprintf(buf, sizeof buf, "{\"step\": %d, \"val_loss\": %.6f}", step, loss);
+    }
+    fflush(stdout);
+    logger_write(log, buf);
+}
+
+inline void report_sample(Logger* log, int step, const std::string& text, float temperature, int top_k) {
+    printf("--- sample at step %d (temperature %g, top-k %d) ---\n%s\n---\n", step, temperature, top_k, text.c_str());
+    fflush(stdout);
+    logger_write(log, "{\"step\": " + std::to_string(step) + ", \"sample\": \"" + json_escape(text) + "\"}");
+}

@@ -1,0 +1,126 @@
+// common/trainer.h: the plumbing every trainer shares and no model needs to
+// know about: the training flags (data, batch, schedule, optimizer, cadence of
+// eval/sample/checkpoint), how they combine, the optional tokenizer, and
+// carrying the data position and RNG through a checkpoint.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "../tokenizer/tokenizer.h"
+#include "args.h"
+#include "checkpoint.h"
+#include "dataloader.h"
+#include "optimizer.h"
+#include "rng.h"
+#include "schedule.h"
+#include "util.h"
+
+struct TrainerOptions {
+    std::string train_glob = "data/tinystories/train_*.bin";
+    std::string val_glob = "data/tinystories/val_*.bin";
+    std::string tokenizer = "data/tinystories/tokenizer.bin";
+    std::string out_dir = "out";
+    std::string load;
+    int B = 16, T = 0, total_batch = 0;
+    Schedule sched;
+    AdamWConfig opt;
+    int max_steps = 1000, warmup = 10;
+    int val_every = 100, val_batches = 20, sample_every = 200, gen_tokens = 128, ckpt_every = 500;
+    float temperature = 0.8f;
+    int top_k = 40;
+    int seed = 1337;
+    float peak_gflops = 473.0f;
+};
+
+inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {
+    std::vector<ArgSpec> common = {
+        {"-i", "--train", ARG_STRING, &o->train_glob, "train shards (glob)"},
+        {"-j", "--val", ARG_STRING, &o->val_glob, "validation shards (glob)"},
+        {"-z", "--tokenizer", ARG_STRING, &o->tokenizer, "tokenizer file, for bits/byte and samples (\"\" = none)"},
+        {"-o", "--out", ARG_STRING, &o->out_dir, "output dir: log.jsonl and checkpoints"},
+        {"-e", "--load", ARG_STRING, &o->load, "checkpoint to resume or initialise from"},
+        {"-b", "--batch", ARG_INT, &o->B, "micro-batch size B (sequences)"},
+        {"-t", "--seq", ARG_INT, &o->T, "sequence length T of a batch (0 = the model's seq-len)"},
+        {"-d", "--total-batch", ARG_INT, &o->total_batch, "tokens per optimizer step, a multiple of B*T (0 = B*T)"},
+        {"-l", "--lr", ARG_FLOAT, &o->sched.lr, "peak learning rate"},
+        {"-u", "--warmup", ARG_INT, &o->warmup, "warmup steps"},
+        {"-q", "--final-lr-frac", ARG_FLOAT, &o->sched.final_frac, "final learning rate as a fraction of -l"},
+        {nullptr, "--schedule", ARG_STRING, &o->sched.kind, "learning-rate schedule: cosine or wsd"},
+        {nullptr, "--decay-frac", ARG_FLOAT, &o->sched.decay_frac, "wsd: fraction of steps spent decaying"},
+        {"-c", "--weight-decay", ARG_FLOAT, &o->opt.weight_decay, "AdamW weight decay (matrices only)"},
+        {nullptr, "--beta1", ARG_FLOAT, &o->opt.beta1, "AdamW beta1"},
+        {nullptr, "--beta2", ARG_FLOAT, &o->opt.beta2, "AdamW beta2"},
+        {nullptr, "--eps", ARG_FLOAT, &o->opt.eps, "AdamW epsilon"},
+        {nullptr, "--grad-clip", ARG_FLOAT, &o->opt.grad_clip, "max global gradient norm (0 = off)"},
+        {"-x", "--steps", ARG_INT, &o->max_steps, "optimizer steps to train"},
+        {"-v", "--val-every", ARG_INT, &o->val_every, "evaluate every N steps (0 = only at the end)"},
+        {"-m", "--val-batches", ARG_INT, &o->val_batches, "validation batches per evaluation"},
+        {"-s", "--sample-every", ARG_INT, &o->sample_every, "print a sample every N steps (0 = only at the end)"},
+        {"-g", "--gen-tokens", ARG_INT, &o->gen_tokens, "tokens to generate per sample"},
+        {nullptr, "--temperature", ARG_FLOAT, &o->temperature, "sampling temperature (0 = greedy)"},
+        {nullptr, "--top-k", ARG_INT, &o->top_k, "sample among the k likeliest tokens (0 = all)"},
+        {"-n", "--ckpt-every", ARG_INT, &o->ckpt_every, "write a checkpoint every N steps (and at the end)"},
+        {nullptr, "--seed", ARG_INT, &o->seed, "seed for init, data order and sampling"},
+        {nullptr, "--peak-gflops", ARG_FLOAT, &o->peak_gflops, "peak GFLOP/s for MFU (473 = fp32 sgemm, 2-core Zen 5)"},
+    };
+    specs.insert(specs.end(), common.begin(), common.end());
+}
+
+// B, T and gradient accumulation, checked against the model's longest sequence.
+struct BatchPlan {
+    int B, T;
+    int total_batch;  // tokens per optimizer step
+    int accum;        // micro-batches per step
+};
+
+inline BatchPlan resolve_batch(TrainerOptions* o, int maxT) {
+    BatchPlan p;
+    p.B = o->B;
+    p.T = o->T > 0 ? o->T : maxT;
+    if (p.B < 1) die("-b must be at least 1, got %d", p.B);
+    if (p.T > maxT) die("-t %d exceeds the model's seq-len %d (raise --seq-len)", p.T, maxT);
+    p.total_batch = o->total_batch > 0 ? o->total_batch : p.B * p.T;
+    if (p.total_batch % (p.B * p.T) != 0)
+        die("-d %d (tokens per step) is not a multiple of B*T = %d*%d = %d", p.total_batch, p.B, p.T, p.B * p.T);
+    p.accum = p.total_batch / (p.B * p.T);
+    if (o->max_steps < 1) die("-x must be at least 1, got %d", o->max_steps);
+    if (o->warmup < 0) die("-u must be >= 0, got %d", o->warmup);
+    if (o->sched.kind != "cosine" && o->sched.kind != "wsd")
+        die("--schedule must be cosine or wsd, got '%s'", o->sched.kind.c_str());
+    o->sched.warmup = o->warmup;
+    o->sched.max_steps = o->max_steps;
+    return p;
+}
+
+// Loads -z if the file exists. A missing file is an error only when -z was
+// given explicitly; the default path may simply not have been prepared.
+inline bool load_training_tokenizer(Tokenizer* tok, const TrainerOptions& o, bool given, int vocab_size) {
+    if (!o.tokenizer.empty() && path_exists(o.tokenizer)) {
+        std::string err;
+        if (!tokenizer_load(tok, o.tokenizer, &err)) die("%s", err.c_str());
+        if (tok->vocab_size > vocab_size)
+            die("tokenizer %s has %d tokens but the model's vocab is %d", o.tokenizer.c_str(), tok->vocab_size, vocab_size);
+        return true;
+    }
+    if (!o.tokenizer.empty() && given) die("tokenizer file %s not found", o.tokenizer.c_str());
+    printf("note: no tokenizer file (%s): training and val loss only, no bits/byte and no samples\n",
+           o.tokenizer.empty() ? "-z \"\"" : o.tokenizer.c_str());
+    return false;
+}
+
+inline TrainState make_train_state(int step, const Rng& rng, const DataLoader& train) {
+    return TrainState{step, rng.state, train.epoch, train.index, train.seed, (uint64_t)train.T};
+}
+
+// Puts the data loader and RNG where the checkpoint left them.
+inline void restore_train_state(const TrainState& st, const std::string& path, DataLoader* train, Rng* rng) {
+    if (st.data_T != (uint64_t)train->T)
+        die("checkpoint %s was trained with -t %llu; its data position means nothing at -t %d (resume with -t %llu)",
+            path.c_str(), (unsigned long long)st.data_T, train->T, (unsigned long long)st.data_T);
+    if (st.data_seed != train->seed)
+        printf("note: resuming with the checkpoint's data order seed %llu (--seed applies to new runs)\n",
+               (unsigned long long)st.data_seed);
+    train->seed = st.data_seed;
+    dataloader_seek(train, st.data_epoch, st.data_index);
+    rng->state = st.rng_state;
+}
