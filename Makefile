@@ -9,7 +9,7 @@ BUILD    := build
 HEADERS  := $(wildcard common/*.h kernels/cpu/*.h tokenizer/*.h)
 # Tokenizer library: every tokenizer/*.cpp except the CLI's main.
 TOK_SRCS := $(filter-out tokenizer/main.cpp, $(wildcard tokenizer/*.cpp))
-TOK_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TOK_SRCS))
+TOK_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(TOK_SRCS))
 TESTS    := $(patsubst tests/%.cpp,$(BUILD)/%,$(filter-out tests/catch_main.cpp, $(wildcard tests/test_*.cpp)))
 
 .PHONY: all test clean data
@@ -19,7 +19,7 @@ all: train_llama $(BUILD)/prepro $(BUILD)/tokenizer
 train_llama: train_llama.cpp $(HEADERS) $(TOK_OBJS)
 	$(CXX) $(CXXFLAGS) -o $@ train_llama.cpp $(TOK_OBJS)
 
-$(BUILD)/%.o: %.cpp $(HEADERS)
+$(BUILD)/obj/%.o: %.cpp $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
