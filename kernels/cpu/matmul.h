@@ -2,74 +2,297 @@
 //   forward:  out  (N, OC)  = inp (N, C) · weightᵀ      weight is (OC, C), PyTorch's layout
 //   backward: dinp (N, C)  += dout (N, OC) · weight
 //             dweight (OC, C) += doutᵀ · inp
-// All three are the same loop nest, out(M, NC) (+)= A(M, K) · Bm(K, NC), with Bm's
-// rows contiguous so the innermost loop runs over contiguous memory and vectorises.
-// Only A's strides differ, so one blocked routine serves all three. This is the
-// plain, correct version; a packed AVX-512 GEMM is the job of the CPU-speed issue.
+// All three are one product, Cm(M, NC) (+)= A(M, K) · Bm(K, NC), where A and Bm
+// are read through strides: a transposed operand is just other strides, so no
+// layout ever needs a transposing copy.
+//
+// The fast path (sgemm below) is a packed, cache-blocked GEMM in the BLIS
+// manner: a KC×NC block of Bm is packed into NR-wide column panels that stay in
+// L2/L3, an MC×KC block of A into MR-tall row panels that stay in L1/L2, and a
+// register-blocked micro-kernel computes one MR×NR tile of Cm at a time with
+// every accumulator in a register. Packing is also where the strides are
+// resolved, so the micro-kernel only ever sees contiguous memory.
+//   AVX-512: MR×NR = 12×32, 24 zmm accumulators (of 32 registers)
+//   AVX2:    MR×NR = 6×16,  12 ymm accumulators (of 16)
+//   plain:   MR×NR = 4×16,  left to the compiler
+// The ISA is chosen at build time by -march (the Makefile uses -march=native).
+//
+// matmul_forward_ref / matmul_backward_ref are the plain loops the fast path is
+// tested and benchmarked against.
 #pragma once
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
-namespace matmul_detail {
-constexpr int MR = 4;   // rows of out per block: 4 rows × 64 columns = 16 AVX-512 accumulators
-constexpr int NR = 64;  // columns of out per block
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-// out[m*ldo + j] (+)= sum_k A[m*sam + k*sak] * Bm[k*ldb + j]  for m < M, j < NC
-inline void gemm(float* out, int ldo, const float* A, long sam, long sak, const float* Bm, int ldb,
-                 int M, int K, int NC, bool accumulate) {
-    int mblocks = (M + MR - 1) / MR, nblocks = (NC + NR - 1) / NR;
-    #pragma omp parallel for collapse(2) schedule(static)
-    for (int mb = 0; mb < mblocks; mb++) {
-        for (int nb = 0; nb < nblocks; nb++) {
-            int m0 = mb * MR, j0 = nb * NR;
-            if (m0 + MR <= M && j0 + NR <= NC) {
-                // full block: fixed trip counts let the compiler keep acc in registers
-                float acc[MR][NR] = {};
-                for (int k = 0; k < K; k++) {
-                    const float* b = Bm + (long)k * ldb + j0;
-                    for (int r = 0; r < MR; r++) {
-                        float a = A[(m0 + r) * sam + k * sak];
-                        for (int j = 0; j < NR; j++) acc[r][j] += a * b[j];
-                    }
+// ----------------------------------------------------------------------------
+// Plain reference
+
+// out is (N, OC), inp is (N, C), weight is (OC, C)
+inline void matmul_forward_ref(float* out, const float* inp, const float* weight, int N, int C, int OC) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            float acc = 0.0f;
+            for (int c = 0; c < C; c++) acc += inp[(size_t)n * C + c] * weight[(size_t)o * C + c];
+            out[(size_t)n * OC + o] = acc;
+        }
+}
+
+// dinp (N, C) += dout · weight; dweight (OC, C) += doutᵀ · inp. Either output may be null.
+inline void matmul_backward_ref(float* dinp, float* dweight, const float* dout, const float* inp,
+                                const float* weight, int N, int C, int OC) {
+    if (dinp) {
+        #pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) {
+                float d = dout[(size_t)n * OC + o];
+                for (int c = 0; c < C; c++) dinp[(size_t)n * C + c] += d * weight[(size_t)o * C + c];
+            }
+    }
+    if (dweight) {
+        #pragma omp parallel for schedule(static)
+        for (int o = 0; o < OC; o++)
+            for (int n = 0; n < N; n++) {
+                float d = dout[(size_t)n * OC + o];
+                for (int c = 0; c < C; c++) dweight[(size_t)o * C + c] += d * inp[(size_t)n * C + c];
+            }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Packed GEMM
+
+namespace gemm {
+
+#if defined(__AVX512F__)
+constexpr int MR = 12, NR = 32;
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr int MR = 6, NR = 16;
+#else
+constexpr int MR = 4, NR = 16;
+#endif
+constexpr int KC = 256;   // depth of a packed block: an NR-wide Bm panel is KC·NR·4 = 32 KB, inside L1
+constexpr int MC = 144;   // rows of A per task (a multiple of every MR): 144 KB packed, inside L2
+constexpr int NC = 2048;  // columns of Bm packed at once: 2 MB, shared by the threads through L3
+
+// One MR×NR tile: c (row stride ldc) = (accumulate ? c : 0) + Ap · Bp,
+// where Ap holds kc columns of MR values and Bp kc rows of NR values.
+inline void micro_kernel(int kc, const float* Ap, const float* Bp, float* c, long ldc, bool accumulate) {
+#if defined(__AVX512F__)
+    __m512 acc[MR][2];
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(Bp + k * NR);
+        __m512 b1 = _mm512_load_ps(Bp + k * NR + 16);
+        #pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(Ap[k * MR + r]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        float* cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
+            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, acc[r][0]);
+        _mm512_storeu_ps(cr + 16, acc[r][1]);
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
+    __m256 acc[MR][2];
+    #pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_ps(); acc[r][1] = _mm256_setzero_ps(); }
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(Bp + k * NR);
+        __m256 b1 = _mm256_load_ps(Bp + k * NR + 8);
+        #pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            __m256 a = _mm256_broadcast_ss(Ap + k * MR + r);
+            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    #pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        float* cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(cr));
+            acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(cr + 8));
+        }
+        _mm256_storeu_ps(cr, acc[r][0]);
+        _mm256_storeu_ps(cr + 8, acc[r][1]);
+    }
+#else
+    float acc[MR][NR] = {};
+    for (int k = 0; k < kc; k++)
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++) acc[r][j] += Ap[k * MR + r] * Bp[k * NR + j];
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+#endif
+}
+
+// Packs rows [i0, i0+mc) × depth [p0, p0+kc) of A into MR-tall panels,
+// zero-padding the last panel so the micro-kernel never needs a row tail.
+inline void pack_A(float* Ap, const float* A, long sam, long sak, int i0, int mc, int p0, int kc) {
+    for (int ir = 0; ir < mc; ir += MR) {
+        float* dst = Ap + (size_t)ir * kc;
+        int mr = mc - ir < MR ? mc - ir : MR;
+        if (sak == 1) {  // rows of A contiguous: walk along k
+            for (int r = 0; r < MR; r++) {
+                if (r < mr) {
+                    const float* src = A + (i0 + ir + r) * sam + p0;
+                    for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+                } else {
+                    for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
                 }
-                for (int r = 0; r < MR; r++) {
-                    float* o = out + (long)(m0 + r) * ldo + j0;
-                    for (int j = 0; j < NR; j++) o[j] = accumulate ? o[j] + acc[r][j] : acc[r][j];
-                }
+            }
+        } else {         // columns of A contiguous (a transposed operand): walk along m
+            for (int k = 0; k < kc; k++) {
+                const float* src = A + (p0 + k) * sak + (long)(i0 + ir) * sam;
+                for (int r = 0; r < MR; r++) dst[k * MR + r] = r < mr ? src[r * sam] : 0.0f;
+            }
+        }
+    }
+}
+
+// Packs one NR-wide panel, columns [j0, j0+nr) × depth [p0, p0+kc) of Bm, zero-padded to NR.
+inline void pack_B_panel(float* Bp, const float* Bm, long sbk, long sbn, int j0, int nr, int p0, int kc) {
+    if (sbn == 1) {  // rows of Bm contiguous
+        for (int k = 0; k < kc; k++) {
+            const float* src = Bm + (p0 + k) * sbk + j0;
+            for (int j = 0; j < NR; j++) Bp[k * NR + j] = j < nr ? src[j] : 0.0f;
+        }
+    } else {         // columns contiguous (weightᵀ in the forward pass): walk along k
+        for (int j = 0; j < NR; j++) {
+            if (j < nr) {
+                const float* src = Bm + (long)(j0 + j) * sbn + (long)p0 * sbk;
+                for (int k = 0; k < kc; k++) Bp[k * NR + j] = src[k * sbk];
             } else {
-                // ragged edge block: same arithmetic with bounds
-                int mr = M - m0 < MR ? M - m0 : MR, nr = NC - j0 < NR ? NC - j0 : NR;
-                float acc[MR][NR] = {};
-                for (int k = 0; k < K; k++) {
-                    const float* b = Bm + (long)k * ldb + j0;
-                    for (int r = 0; r < mr; r++) {
-                        float a = A[(m0 + r) * sam + k * sak];
-                        for (int j = 0; j < nr; j++) acc[r][j] += a * b[j];
-                    }
+                for (int k = 0; k < kc; k++) Bp[k * NR + j] = 0.0f;
+            }
+        }
+    }
+}
+
+// Packing buffers, grown on demand and kept per calling thread: they hold no
+// state between calls (every call packs before it reads), they only spare a
+// multi-megabyte allocation and its page faults on each of ~100 calls a step.
+struct Workspace {
+    float* data = nullptr;
+    size_t floats = 0;
+    ~Workspace() { free(data); }
+    float* get(size_t n) {
+        if (n > floats) {
+            free(data);
+            data = (float*)aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+            if (!data) abort();
+            floats = n;
+        }
+        return data;
+    }
+};
+
+// Cm[i*ldc + j] (+)= Σ_k A[i*sam + k*sak] · Bm[k*sbk + j*sbn]  for i < M, j < NC_, k < K.
+// Every tile is computed by one thread in a fixed order, so results do not
+// depend on the thread count's scheduling.
+inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, const float* Bm, long sbk, long sbn,
+                  float* Cm, long ldc, bool accumulate) {
+    if (M <= 0 || NCOLS <= 0) return;
+    if (K <= 0) {
+        if (!accumulate)
+            for (int i = 0; i < M; i++) memset(Cm + (size_t)i * ldc, 0, NCOLS * sizeof(float));
+        return;
+    }
+    int nth = 1;
+#ifdef _OPENMP
+    nth = omp_get_max_threads();
+#endif
+    static thread_local Workspace ws;
+    float* Bp = ws.get((size_t)KC * NC + (size_t)nth * MC * KC);
+    float* Abuf = Bp + (size_t)KC * NC;
+
+    #pragma omp parallel
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float* Ap = Abuf + (size_t)tid * MC * KC;
+        float tile[MR * NR] __attribute__((aligned(64)));
+        for (int jc = 0; jc < NCOLS; jc += NC) {
+            int nc = NCOLS - jc < NC ? NCOLS - jc : NC;
+            int panels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = K - pc < KC ? K - pc : KC;
+                #pragma omp for schedule(static)
+                for (int p = 0; p < panels; p++) {
+                    int nr = nc - p * NR < NR ? nc - p * NR : NR;
+                    pack_B_panel(Bp + (size_t)p * kc * NR, Bm, sbk, sbn, jc + p * NR, nr, pc, kc);
                 }
-                for (int r = 0; r < mr; r++) {
-                    float* o = out + (long)(m0 + r) * ldo + j0;
-                    for (int j = 0; j < nr; j++) o[j] = accumulate ? o[j] + acc[r][j] : acc[r][j];
+                bool acc = accumulate || pc > 0;
+                // A task is MC rows × a group of panels, and packs its A block once.
+                // Split the columns only as far as needed for ~4 tasks per thread,
+                // so products with few rows (dweight of a small layer) still
+                // balance, without repacking A for every panel when rows abound.
+                int mblocks = (M + MC - 1) / MC;
+                int gblocks = std::min(panels, std::max(1, (4 * nth + mblocks - 1) / mblocks));
+                int NG = ((panels + gblocks - 1) / gblocks) * NR;
+                gblocks = (nc + NG - 1) / NG;
+                #pragma omp for schedule(dynamic, 1)
+                for (int task = 0; task < mblocks * gblocks; task++) {
+                    int ic = (task / gblocks) * MC, g0 = (task % gblocks) * NG;
+                    int mc = M - ic < MC ? M - ic : MC;
+                    int g1 = g0 + NG < nc ? g0 + NG : nc;
+                    pack_A(Ap, A, sam, sak, ic, mc, pc, kc);
+                    for (int jr = g0; jr < g1; jr += NR) {
+                        int nr = nc - jr < NR ? nc - jr : NR;
+                        const float* Bpanel = Bp + (size_t)(jr / NR) * kc * NR;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = mc - ir < MR ? mc - ir : MR;
+                            float* c = Cm + (size_t)(ic + ir) * ldc + jc + jr;
+                            if (mr == MR && nr == NR) {
+                                micro_kernel(kc, Ap + (size_t)ir * kc, Bpanel, c, ldc, acc);
+                            } else {  // edge tile: compute in full, write back the valid part
+                                micro_kernel(kc, Ap + (size_t)ir * kc, Bpanel, tile, NR, false);
+                                for (int r = 0; r < mr; r++)
+                                    for (int j = 0; j < nr; j++)
+                                        c[r * ldc + j] = acc ? c[r * ldc + j] + tile[r * NR + j] : tile[r * NR + j];
+                            }
+                        }
+                    }
                 }
             }
         }
     }
 }
-}  // namespace matmul_detail
 
-// out is (N, OC), inp is (N, C), weight is (OC, C)
+}  // namespace gemm
+
+// ----------------------------------------------------------------------------
+// The kernels the trainers call
+
+// out is (N, OC), inp is (N, C), weight is (OC, C): Bm(k=c, j=o) = weight[o·C + c]
 inline void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC) {
-    // weightᵀ (C, OC) makes the inner loop contiguous; the copy is OC·C work
-    // against N·OC·C for the product, so it costs ~1/N of the matmul.
-    std::vector<float> wt((size_t)C * OC);
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++)
-        for (int o = 0; o < OC; o++) wt[(size_t)c * OC + o] = weight[(size_t)o * C + c];
-    matmul_detail::gemm(out, OC, inp, C, 1, wt.data(), OC, N, C, OC, false);
+    gemm::sgemm(N, OC, C, inp, C, 1, weight, 1, C, out, OC, false);
 }
 
-// dinp (N, C) += dout · weight; dweight (OC, C) += doutᵀ · inp. Either output may be null.
+// dinp (N, C) += dout (N, OC) · weight (OC, C); dweight (OC, C) += doutᵀ · inp (N, C),
+// where A(i=o, k=n) = dout[n·OC + o]. Either output may be null.
 inline void matmul_backward(float* dinp, float* dweight, const float* dout, const float* inp,
                             const float* weight, int N, int C, int OC) {
-    if (dinp) matmul_detail::gemm(dinp, C, dout, OC, 1, weight, C, N, OC, C, true);
-    if (dweight) matmul_detail::gemm(dweight, C, dout, 1, OC, inp, C, OC, N, C, true);
+    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true);
+    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true);
 }
