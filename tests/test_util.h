@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -54,3 +55,24 @@ inline void write_all_bytes(const std::string& path, const void* data, size_t n)
     fwrite_check(data, 1, n, f, path.c_str());
     fclose_check(f, path.c_str());
 }
+
+// Index of the first element where a and b differ (a length difference
+// counts), or npos when they are equal.
+template <typename A, typename B>
+size_t first_difference(const A& a, const B& b) {
+    size_t n = std::min(a.size(), b.size());
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return i;
+    return a.size() == b.size() ? std::string::npos : n;
+}
+
+// CHECK(a == b) for long id sequences, texts and files (use where catch.hpp is included): on failure it says
+// where they differ instead of printing millions of elements.
+#define CHECK_SAME(a, b)                                                                                      \
+    do {                                                                                                      \
+        const auto& a_ = (a);                                                                                 \
+        const auto& b_ = (b);                                                                                 \
+        size_t at_ = first_difference(a_, b_);                                                                \
+        INFO(#a " vs " #b ": sizes " << a_.size() << " and " << b_.size() << ", first difference at " << at_); \
+        CHECK(at_ == std::string::npos);                                                                      \
+    } while (0)

@@ -136,7 +136,8 @@ bool json_skip_value(std::string_view s, size_t* pos, int depth) {
     }
     // number, true, false, null: a run of the characters they are made of
     size_t start = *pos;
-    while (*pos < s.size() && strchr("0123456789+-.eEtruefalsn", s[*pos]) != nullptr) (*pos)++;
+    // s[*pos] != 0: strchr would find the terminator, letting NUL bytes pass for a value
+    while (*pos < s.size() && s[*pos] != '\0' && strchr("0123456789+-.eEtruefalsn", s[*pos]) != nullptr) (*pos)++;
     return *pos > start;
 }
 
