@@ -4,6 +4,10 @@
 // backward, AdamW update, learning-rate schedule, evaluation and sampling,
 // checkpoints, then main. Every forward and backward pass is written out by
 // hand from the kernels in kernels/cpu/ (one op per file); there is no autograd.
+// The step runs their fast versions: the packed GEMM, tiled (flash) attention
+// that keeps no (T, T) probabilities, the classifier fused with its loss and
+// backward a chunk of rows at a time, the residual add fused into RMSNorm, and
+// vectorised RoPE, SwiGLU and AdamW. --profile prints the time of each.
 //
 // Model: token embedding; per layer pre-norm RMSNorm → attention with RoPE and
 // grouped-query heads → residual → RMSNorm → SwiGLU MLP → residual; final
@@ -18,6 +22,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <sys/mman.h>
 #include <string>
 #include <vector>
 
@@ -35,10 +41,9 @@
 #include "common/trainer.h"
 #include "common/util.h"
 #include "kernels/cpu/attention.h"
-#include "kernels/cpu/crossentropy.h"
+#include "kernels/cpu/classifier.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/matmul.h"
-#include "kernels/cpu/residual.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/swiglu.h"
@@ -100,6 +105,23 @@ static LlamaConfig config_from_header(const int* header) {
 }
 
 // ----------------------------------------------------------------------------
+// Large blobs ask for transparent huge pages (where the kernel gives them on
+// request, as with THP "madvise"): the GEMM packers walk activations and
+// gradients with strides of kilobytes, and 2 MB pages keep those walks out
+// of the TLB's misses. Only the 2 MB-aligned inside of the blob is advised.
+
+static void advise_huge_pages(void* p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = 2u << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (e > a) madvise((void*)a, e - a, MADV_HUGEPAGE);  // advice only: failure changes nothing
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
+// ----------------------------------------------------------------------------
 // Parameters: one allocation, a struct of pointers into it.
 // q, k and v share one matrix per layer (one matmul instead of three), and so
 // do the SwiGLU's w1 and w3. Layers are stacked inside each tensor.
@@ -150,7 +172,7 @@ struct ActivationTensors {
     float* ln1;        // (L, B, T, C) RMSNorm before attention
     float* ln1_rstd;   // (L, B, T)
     float* qkv;        // (L, B, T, QKV) q and k after RoPE
-    float* att;        // (L, B, NH, T, T) attention probabilities
+    float* lse;        // (L, B, NH, T) log-sum-exp of each attention row: backward rebuilds p from it
     float* atty;       // (L, B, T, NH·HS) attention output before wo
     float* res_att;    // (L, B, T, C) residual stream after attention
     float* ln2;        // (L, B, T, C) RMSNorm before the MLP
@@ -160,17 +182,21 @@ struct ActivationTensors {
     float* res_ffn;    // (L, B, T, C) residual stream after the MLP = next layer's input
     float* lnf;        // (B, T, C) final RMSNorm
     float* lnf_rstd;   // (B, T)
-    float* logits;     // (B, T, V) logits, then probabilities, then their gradient (in place)
+    float* logits;     // (B, T, V) logits of a forward without targets; training never touches it
+    float* cls_chunk;  // (min(B·T, CLASSIFIER_CHUNK), V) one chunk of logits, then of their gradient
+    float* dlnf;       // (B, T, C) ∂(mean loss)/∂lnf, left by a training forward for backward
     float* losses;     // (B, T)
     float* scratch;    // (B, T, C) projection output before the residual add
 };
-constexpr int NUM_ACT_TENSORS = 17;
+constexpr int NUM_ACT_TENSORS = 19;
 
 static void act_sizes(size_t* s, const LlamaConfig& c, int B, int T) {
     size_t BT = (size_t)B * T, L = c.L, HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
-    size_t sizes[NUM_ACT_TENSORS] = {BT * c.C, L * BT * c.C, L * BT, L * BT * QKV, L * B * c.NH * T * T,
+    size_t chunk = std::min(BT, (size_t)CLASSIFIER_CHUNK);
+    size_t sizes[NUM_ACT_TENSORS] = {BT * c.C, L * BT * c.C, L * BT, L * BT * QKV, L * B * c.NH * T,
                                      L * BT * c.NH * HS, L * BT * c.C, L * BT * c.C, L * BT, L * BT * 2 * c.H,
-                                     L * BT * c.H, L * BT * c.C, BT * c.C, BT, BT * c.V, BT, BT * c.C};
+                                     L * BT * c.H, L * BT * c.C, BT * c.C, BT, BT * c.V, chunk * c.V, BT * c.C,
+                                     BT, BT * c.C};
     memcpy(s, sizes, sizeof sizes);
 }
 
@@ -182,7 +208,70 @@ struct GradScratch {
     float* datty;      // (B, T, NH·HS)
     float* dh13;       // (B, T, 2·H)
     float* dhgate;     // (B, T, H)
+    float* dwcls;      // (V, C) ∂(mean loss)/∂wcls, left by a training forward; backward adds it to the grads
 };
+constexpr int NUM_GRAD_SCRATCH = 7;
+
+// ----------------------------------------------------------------------------
+// Per-kernel time, on with --profile. Each kernel is a parallel region that
+// joins before it returns, so the time between two laps is that kernel's.
+// Both the wall time and the process's CPU time are kept: on a machine shared
+// with other work, one thread's CPU time is close to its unloaded wall time.
+
+struct KernelProfile {
+    bool on = false;
+    double last = 0.0, last_cpu = 0.0;
+    std::vector<std::string> names;
+    std::vector<double> ms, cpu_ms;
+    int steps = 0;
+};
+
+static double process_cpu_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void prof_start(KernelProfile* p) {
+    if (!p->on) return;
+    p->last = now_ms();
+    p->last_cpu = process_cpu_ms();
+}
+
+// Adds the time since the previous lap to `name`.
+static void prof_lap(KernelProfile* p, const char* name) {
+    if (!p->on) return;
+    double t = now_ms(), c = process_cpu_ms();
+    size_t i = 0;
+    while (i < p->names.size() && p->names[i] != name) i++;
+    if (i == p->names.size()) {
+        p->names.push_back(name);
+        p->ms.push_back(0.0);
+        p->cpu_ms.push_back(0.0);
+    }
+    p->ms[i] += t - p->last;
+    p->cpu_ms[i] += c - p->last_cpu;
+    p->last = t;
+    p->last_cpu = c;
+}
+
+static void prof_reset(KernelProfile* p) {
+    std::fill(p->ms.begin(), p->ms.end(), 0.0);
+    std::fill(p->cpu_ms.begin(), p->cpu_ms.end(), 0.0);
+    p->steps = 0;
+}
+
+static void prof_print(const KernelProfile& p) {
+    if (p.steps == 0) return;
+    double total = 0.0, total_cpu = 0.0;
+    for (size_t i = 0; i < p.ms.size(); i++) { total += p.ms[i]; total_cpu += p.cpu_ms[i]; }
+    printf("profile: mean per step over %d steps (the first step is left out); cpu = CPU time of all threads\n",
+           p.steps);
+    for (size_t i = 0; i < p.names.size(); i++)
+        printf("  %-18s %8.1f ms %5.1f%% | cpu %8.1f ms\n", p.names[i].c_str(), p.ms[i] / p.steps,
+               100.0 * p.ms[i] / total, p.cpu_ms[i] / p.steps);
+    printf("  %-18s %8.1f ms        | cpu %8.1f ms\n", "total", total / p.steps, total_cpu / p.steps);
+}
 
 // ----------------------------------------------------------------------------
 // The model
@@ -204,9 +293,13 @@ struct Llama {
     GradScratch gs;
     float* rope_cos = nullptr;     // (maxT, HS/2)
     float* rope_sin = nullptr;
+    float* rope_cos2 = nullptr;    // (maxT, HS): the same tables, one entry per float (rope_expand_tables)
+    float* rope_sin2 = nullptr;
+    bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
     int64_t step = 0;              // optimizer steps done
+    KernelProfile prof;
 };
 
 static void llama_build(Llama* model, const LlamaConfig& config) {
@@ -217,12 +310,17 @@ static void llama_build(Llama* model, const LlamaConfig& config) {
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) model->num_params += model->param_sizes[i];
     model->params_memory = (float*)calloc_check(model->num_params * sizeof(float), "parameters");
     model->grads_memory = (float*)calloc_check(model->num_params * sizeof(float), "gradients");
+    advise_huge_pages(model->params_memory, model->num_params * sizeof(float));
+    advise_huge_pages(model->grads_memory, model->num_params * sizeof(float));
     point_parameters(&model->params, model->params_memory, model->param_sizes, config.tied);
     point_parameters(&model->grads, model->grads_memory, model->param_sizes, config.tied);
     int HS = config.C / config.NH;
     model->rope_cos = (float*)malloc_check((size_t)config.maxT * HS / 2 * sizeof(float), "rope table");
     model->rope_sin = (float*)malloc_check((size_t)config.maxT * HS / 2 * sizeof(float), "rope table");
     rope_precompute(model->rope_cos, model->rope_sin, config.maxT, HS, config.rope_theta);
+    model->rope_cos2 = (float*)malloc_check((size_t)config.maxT * HS * sizeof(float), "rope table");
+    model->rope_sin2 = (float*)malloc_check((size_t)config.maxT * HS * sizeof(float), "rope table");
+    rope_expand_tables(model->rope_cos2, model->rope_sin2, model->rope_cos, model->rope_sin, config.maxT, HS);
 }
 
 static void llama_free(Llama* model) {
@@ -234,6 +332,8 @@ static void llama_free(Llama* model) {
     free(model->grad_scratch_memory);
     free(model->rope_cos);
     free(model->rope_sin);
+    free(model->rope_cos2);
+    free(model->rope_sin2);
 }
 
 // Init as GPT-2/llm.c: N(0, 0.02) for matrices and the embedding, the two
@@ -258,32 +358,38 @@ static void llama_alloc_activations(Llama* model, int B, int T) {
     act_sizes(sizes, c, B, T);
     for (size_t s : sizes) total += s;
     model->acts_memory = (float*)malloc_check(total * sizeof(float), "activations");
+    advise_huge_pages(model->acts_memory, total * sizeof(float));
     float** ptrs[NUM_ACT_TENSORS] = {
-        &model->acts.encoded, &model->acts.ln1, &model->acts.ln1_rstd, &model->acts.qkv, &model->acts.att,
+        &model->acts.encoded, &model->acts.ln1, &model->acts.ln1_rstd, &model->acts.qkv, &model->acts.lse,
         &model->acts.atty, &model->acts.res_att, &model->acts.ln2, &model->acts.ln2_rstd, &model->acts.h13,
         &model->acts.hgate, &model->acts.res_ffn, &model->acts.lnf, &model->acts.lnf_rstd, &model->acts.logits,
-        &model->acts.losses, &model->acts.scratch};
+        &model->acts.cls_chunk, &model->acts.dlnf, &model->acts.losses, &model->acts.scratch};
     float* p = model->acts_memory;
     for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
 
     size_t BT = (size_t)B * T, HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
-    size_t gsizes[6] = {BT * c.C, BT * c.C, BT * QKV, BT * c.NH * HS, BT * 2 * c.H, BT * c.H};
+    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * QKV, BT * c.NH * HS, BT * 2 * c.H, BT * c.H,
+                                       (size_t)c.V * c.C};
     total = 0;
     for (size_t s : gsizes) total += s;
     model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
-    float** gptrs[6] = {&model->gs.dresidual, &model->gs.dln, &model->gs.dqkv,
-                        &model->gs.datty, &model->gs.dh13, &model->gs.dhgate};
+    advise_huge_pages(model->grad_scratch_memory, total * sizeof(float));
+    float** gptrs[NUM_GRAD_SCRATCH] = {&model->gs.dresidual, &model->gs.dln, &model->gs.dqkv, &model->gs.datty,
+                                       &model->gs.dh13, &model->gs.dhgate, &model->gs.dwcls};
     p = model->grad_scratch_memory;
-    for (int i = 0; i < 6; i++) { *gptrs[i] = p; p += gsizes[i]; }
+    for (int i = 0; i < NUM_GRAD_SCRATCH; i++) { *gptrs[i] = p; p += gsizes[i]; }
     model->B = B;
     model->T = T;
 }
 
 // ----------------------------------------------------------------------------
-// Forward. inputs and targets are (B, T). With targets, returns the mean loss
-// and leaves probabilities in acts.logits for backward; without, leaves logits.
+// Forward. inputs and targets are (B, T). With targets, returns the mean loss;
+// a training forward (grad) also runs the classifier's backward, chunk by
+// chunk while its logits are at hand, and leaves ∂(mean loss)/∂lnf and
+// ∂(mean loss)/∂wcls for llama_backward. Without targets, leaves the logits
+// in acts.logits.
 
-static float llama_forward(Llama* model, const int* inputs, const int* targets, int B, int T) {
+static float llama_forward_pass(Llama* model, const int* inputs, const int* targets, int B, int T, bool grad) {
     if (!model->acts_memory) llama_alloc_activations(model, B, T);
     if ((size_t)B * T > (size_t)model->B * model->T || T > model->T)
         die("forward with B=%d, T=%d but activations were sized for B=%d, T=%d", B, T, model->B, model->T);
@@ -293,18 +399,26 @@ static float llama_forward(Llama* model, const int* inputs, const int* targets, 
     const size_t BT = (size_t)B * T;
     for (size_t i = 0; i < BT; i++)
         if (inputs[i] < 0 || inputs[i] >= V) die("input token %d at position %zu is outside vocab [0, %d)", inputs[i], i, V);
+    if (targets)
+        for (size_t i = 0; i < BT; i++)
+            if (targets[i] < 0 || targets[i] >= V) die("target token %d at position %zu is outside vocab [0, %d)", targets[i], i, V);
     model->inputs.assign(inputs, inputs + BT);
     if (targets) model->targets.assign(targets, targets + BT);
+    model->cls_grad_ready = false;
 
     ParameterTensors p = model->params;
     ActivationTensors a = model->acts;
+    KernelProfile* prof = &model->prof;
+    prof_start(prof);
     embedding_forward(a.encoded, inputs, p.wte, (int)BT, C);
+    prof_lap(prof, "embedding");
+    rmsnorm_forward_fast(a.ln1, a.ln1_rstd, a.encoded, p.rms_att, (int)BT, C, c.norm_eps);
+    prof_lap(prof, "residual+rmsnorm");
     const float* x = a.encoded;  // the residual stream entering the layer
     for (int l = 0; l < L; l++) {
         float* ln1 = a.ln1 + l * BT * C;
-        float* ln1_rstd = a.ln1_rstd + l * BT;
         float* qkv = a.qkv + l * BT * QKV;
-        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* lse = a.lse + (size_t)l * B * NH * T;
         float* atty = a.atty + l * BT * NH * HS;
         float* res_att = a.res_att + l * BT * C;
         float* ln2 = a.ln2 + l * BT * C;
@@ -312,31 +426,50 @@ static float llama_forward(Llama* model, const int* inputs, const int* targets, 
         float* h13 = a.h13 + l * BT * 2 * H;
         float* hgate = a.hgate + l * BT * H;
         float* res_ffn = a.res_ffn + l * BT * C;
-        // attention block
-        rmsnorm_forward(ln1, ln1_rstd, x, p.rms_att + l * C, (int)BT, C, c.norm_eps);
+        // attention block; ln1 was written by the previous layer's last residual add
         matmul_forward(qkv, ln1, p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV);
-        rope_forward(qkv, model->rope_cos, model->rope_sin, B, T, NH, NKV, HS);
-        attention_forward(atty, att, qkv, B, T, NH, NKV, HS);
+        prof_lap(prof, "matmul qkv");
+        rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
+        prof_lap(prof, "rope");
+        attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS);
+        prof_lap(prof, "attention fwd");
         matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C);
-        residual_forward(res_att, x, a.scratch, BT * C);
+        prof_lap(prof, "matmul wo");
+        residual_rmsnorm_forward(res_att, ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT, C, c.norm_eps);
+        prof_lap(prof, "residual+rmsnorm");
         // MLP block
-        rmsnorm_forward(ln2, ln2_rstd, res_att, p.rms_ffn + l * C, (int)BT, C, c.norm_eps);
         matmul_forward(h13, ln2, p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H);
-        swiglu_forward(hgate, h13, (int)BT, H);
+        prof_lap(prof, "matmul w13");
+        swiglu_forward_fast(hgate, h13, (int)BT, H);
+        prof_lap(prof, "swiglu");
         matmul_forward(a.scratch, hgate, p.w2 + (size_t)l * C * H, (int)BT, H, C);
-        residual_forward(res_ffn, res_att, a.scratch, BT * C);
+        prof_lap(prof, "matmul w2");
+        // the residual add, then the norm that reads it: the next layer's ln1, or lnf after the last layer
+        bool last = l == L - 1;
+        residual_rmsnorm_forward(res_ffn, last ? a.lnf : a.ln1 + (l + 1) * BT * C,
+                                 last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * BT, res_att, a.scratch,
+                                 last ? p.rms_final : p.rms_att + (l + 1) * C, (int)BT, C, c.norm_eps);
+        prof_lap(prof, "residual+rmsnorm");
         x = res_ffn;
     }
-    rmsnorm_forward(a.lnf, a.lnf_rstd, x, p.rms_final, (int)BT, C, c.norm_eps);
-    matmul_forward(a.logits, a.lnf, p.wcls, (int)BT, C, V);
-    if (!targets) return 0.0f;
-    for (size_t i = 0; i < BT; i++)
-        if (targets[i] < 0 || targets[i] >= V) die("target token %d at position %zu is outside vocab [0, %d)", targets[i], i, V);
-    crossentropy_forward(a.losses, a.logits, a.logits, targets, (int)BT, V);
+    if (!targets) {
+        matmul_forward(a.logits, a.lnf, p.wcls, (int)BT, C, V);
+        return 0.0f;
+    }
+    if (grad) memset(model->gs.dwcls, 0, (size_t)V * C * sizeof(float));
+    // each of the BT losses enters the mean with weight 1/BT
+    classifier_forward_backward(a.losses, grad ? a.dlnf : nullptr, grad ? model->gs.dwcls : nullptr, a.cls_chunk,
+                                a.lnf, p.wcls, targets, 1.0f / BT, (int)BT, C, V);
+    model->cls_grad_ready = grad;
+    prof_lap(prof, "classifier");
     double sum = 0.0;
     for (size_t i = 0; i < BT; i++) sum += a.losses[i];
     model->mean_loss = (float)(sum / BT);
     return model->mean_loss;
+}
+
+static float llama_forward(Llama* model, const int* inputs, const int* targets, int B, int T) {
+    return llama_forward_pass(model, inputs, targets, B, T, targets != nullptr);
 }
 
 // ----------------------------------------------------------------------------
@@ -346,6 +479,7 @@ static float llama_forward(Llama* model, const int* inputs, const int* targets, 
 static void llama_zero_grad(Llama* model) { memset(model->grads_memory, 0, model->num_params * sizeof(float)); }
 
 static void llama_backward(Llama* model, int B, int T, float loss_scale) {
+    if (!model->cls_grad_ready) die("backward needs a training forward with targets just before it");
     const LlamaConfig& c = model->config;
     const int V = c.V, C = c.C, L = c.L, NH = c.NH, NKV = c.NKV, H = c.H, HS = C / NH;
     const int QKV = (NH + 2 * NKV) * HS;
@@ -353,22 +487,30 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
     ParameterTensors p = model->params, g = model->grads;
     ActivationTensors a = model->acts;
     GradScratch gs = model->gs;
+    KernelProfile* prof = &model->prof;
+    prof_start(prof);
 
-    // loss → logits: the mean over BT positions gives each loss 1/BT
-    crossentropy_backward(a.logits, a.logits, model->targets.data(), loss_scale / BT, (int)BT, V);
-    // classifier and final norm; the last layer's output is the residual stream there
-    memset(gs.dln, 0, BT * C * sizeof(float));
+    // classifier: the forward left its gradients for loss scale 1
+    const size_t VC = (size_t)V * C;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < VC; i++) g.wcls[i] += loss_scale * gs.dwcls[i];
+    const float* dlnf = a.dlnf;
+    if (loss_scale != 1.0f) {
+        for (size_t i = 0; i < BT * C; i++) gs.dln[i] = loss_scale * a.dlnf[i];
+        dlnf = gs.dln;
+    }
+    prof_lap(prof, "classifier");
     memset(gs.dresidual, 0, BT * C * sizeof(float));
-    matmul_backward(gs.dln, g.wcls, a.logits, a.lnf, p.wcls, (int)BT, C, V);
-    const float* x_last = L > 0 ? a.res_ffn + (size_t)(L - 1) * BT * C : a.encoded;
-    rmsnorm_backward(gs.dresidual, g.rms_final, gs.dln, x_last, p.rms_final, a.lnf_rstd, (int)BT, C);
+    rmsnorm_backward_fast(gs.dresidual, g.rms_final, dlnf, a.res_ffn + (size_t)(L - 1) * BT * C, p.rms_final,
+                          a.lnf_rstd, (int)BT, C);
+    prof_lap(prof, "rmsnorm bwd");
 
     for (int l = L - 1; l >= 0; l--) {
         const float* x = l == 0 ? a.encoded : a.res_ffn + (size_t)(l - 1) * BT * C;
         float* ln1 = a.ln1 + l * BT * C;
         float* ln1_rstd = a.ln1_rstd + l * BT;
         float* qkv = a.qkv + l * BT * QKV;
-        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* lse = a.lse + (size_t)l * B * NH * T;
         float* atty = a.atty + l * BT * NH * HS;
         float* res_att = a.res_att + l * BT * C;
         float* ln2 = a.ln2 + l * BT * C;
@@ -377,24 +519,33 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         float* hgate = a.hgate + l * BT * H;
         // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
         // unchanged both to w2's output and to res_att.
-        memset(gs.dhgate, 0, BT * H * sizeof(float));
-        matmul_backward(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, hgate, p.w2 + (size_t)l * C * H, (int)BT, H, C);
-        swiglu_backward(gs.dh13, gs.dhgate, h13, (int)BT, H);
-        memset(gs.dln, 0, BT * C * sizeof(float));
-        matmul_backward(gs.dln, g.w13 + (size_t)l * 2 * H * C, gs.dh13, ln2, p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H);
-        rmsnorm_backward(gs.dresidual, g.rms_ffn + l * C, gs.dln, res_att, p.rms_ffn + l * C, ln2_rstd, (int)BT, C);
+        matmul_backward_set_dinp(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, hgate, p.w2 + (size_t)l * C * H,
+                                 (int)BT, H, C);
+        prof_lap(prof, "matmul w2");
+        swiglu_backward_fast(gs.dh13, gs.dhgate, h13, (int)BT, H);
+        prof_lap(prof, "swiglu");
+        matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, gs.dh13, ln2, p.w13 + (size_t)l * 2 * H * C,
+                                 (int)BT, C, 2 * H);
+        prof_lap(prof, "matmul w13");
+        rmsnorm_backward_fast(gs.dresidual, g.rms_ffn + l * C, gs.dln, res_att, p.rms_ffn + l * C, ln2_rstd, (int)BT, C);
+        prof_lap(prof, "rmsnorm bwd");
         // attention block. dresidual now holds ∂L/∂res_att.
-        memset(gs.datty, 0, BT * NH * HS * sizeof(float));
-        matmul_backward(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty, p.wo + (size_t)l * C * NH * HS,
-                        (int)BT, NH * HS, C);
-        attention_backward(gs.dqkv, gs.datty, qkv, att, B, T, NH, NKV, HS);
-        rope_backward(gs.dqkv, model->rope_cos, model->rope_sin, B, T, NH, NKV, HS);
-        memset(gs.dln, 0, BT * C * sizeof(float));
-        matmul_backward(gs.dln, g.wqkv + (size_t)l * QKV * C, gs.dqkv, ln1, p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV);
-        rmsnorm_backward(gs.dresidual, g.rms_att + l * C, gs.dln, x, p.rms_att + l * C, ln1_rstd, (int)BT, C);
+        matmul_backward_set_dinp(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty,
+                                 p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C);
+        prof_lap(prof, "matmul wo");
+        attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS);
+        prof_lap(prof, "attention bwd");
+        rope_backward_fast(gs.dqkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
+        prof_lap(prof, "rope");
+        matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, gs.dqkv, ln1, p.wqkv + (size_t)l * QKV * C,
+                                 (int)BT, C, QKV);
+        prof_lap(prof, "matmul qkv");
+        rmsnorm_backward_fast(gs.dresidual, g.rms_att + l * C, gs.dln, x, p.rms_att + l * C, ln1_rstd, (int)BT, C);
+        prof_lap(prof, "rmsnorm bwd");
         // dresidual now holds ∂L/∂x, the gradient flowing into the layer below
     }
     embedding_backward(g.wte, gs.dresidual, model->inputs.data(), (int)BT, C);
+    prof_lap(prof, "embedding");
 }
 
 // ----------------------------------------------------------------------------
@@ -405,10 +556,15 @@ static float llama_update(Llama* model, float lr, const AdamWConfig& opt) {
     if (!model->m_memory) {
         model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
         model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
+        advise_huge_pages(model->m_memory, model->num_params * sizeof(float));
+        advise_huge_pages(model->v_memory, model->num_params * sizeof(float));
     }
     model->step++;
-    return optimizer_step(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
-                          model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    prof_start(&model->prof);
+    float norm = optimizer_step_fast(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
+                                model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    prof_lap(&model->prof, "adamw");
+    return norm;
 }
 
 // ----------------------------------------------------------------------------
@@ -426,7 +582,7 @@ static EvalResult llama_evaluate(Llama* model, DataLoader* val, int batches, con
     int B = val->B, T = val->T;
     for (int i = 0; i < batches; i++) {
         dataloader_next_batch(val);
-        llama_forward(model, val->inputs.data(), val->targets.data(), B, T);
+        llama_forward_pass(model, val->inputs.data(), val->targets.data(), B, T, false);
         for (int j = 0; j < B * T; j++) {
             nll += model->acts.losses[j];
             if (tok) bytes += tok->tokens[val->targets[j]].size();
@@ -478,6 +634,8 @@ static bool llama_load_checkpoint(Llama* model, const std::string& path, TrainSt
     if (!model->m_memory) {
         model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
         model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
+        advise_huge_pages(model->m_memory, model->num_params * sizeof(float));
+        advise_huge_pages(model->v_memory, model->num_params * sizeof(float));
     }
     bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory, state);
     if (resumed) model->step = state->step;
@@ -496,9 +654,8 @@ static double llama_flops_per_token(const LlamaConfig& c, int T) {
     return 6.0 * matmul_params + attention;
 }
 
-#ifndef TRAIN_LLAMA_NO_MAIN
 // ----------------------------------------------------------------------------
-// Command line and main loop
+// Model flags and shape, shared with train_llama.cu (which includes this file)
 
 struct ModelOptions {
     std::string model = "llama-5M";
@@ -506,10 +663,21 @@ struct ModelOptions {
     bool untied = false;
 };
 
-static const char* SUMMARY =
-    "Trains a Llama-architecture model on the CPU from llm.c token shards (see README.md).\n"
-    "Model presets: --model llama-5M (4.98M params) or llama-1M; shape flags override the preset.\n"
-    "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one.";
+static void add_model_flags(std::vector<ArgSpec>& specs, ModelOptions* mo) {
+    std::vector<ArgSpec> model_flags = {
+        {nullptr, "--model", ARG_STRING, &mo->model, "preset: llama-5M or llama-1M"},
+        {nullptr, "--vocab", ARG_INT, &mo->shape.V, "vocabulary size V (0 = preset)"},
+        {nullptr, "--dim", ARG_INT, &mo->shape.C, "model dim C (0 = preset)"},
+        {nullptr, "--layers", ARG_INT, &mo->shape.L, "layers L (0 = preset)"},
+        {nullptr, "--heads", ARG_INT, &mo->shape.NH, "attention heads NH (0 = preset)"},
+        {nullptr, "--kv-heads", ARG_INT, &mo->shape.NKV, "key/value heads NKV, divides NH (0 = preset)"},
+        {nullptr, "--hidden", ARG_INT, &mo->shape.H, "SwiGLU hidden size H (0 = preset)"},
+        {nullptr, "--seq-len", ARG_INT, &mo->shape.maxT, "longest sequence the model takes (0 = preset)"},
+        {nullptr, "--rope-theta", ARG_FLOAT, &mo->shape.rope_theta, "RoPE base"},
+        {nullptr, "--untied", ARG_BOOL, &mo->untied, "separate output head instead of the tied embedding"},
+    };
+    specs.insert(specs.end(), model_flags.begin(), model_flags.end());
+}
 
 // Shape from the preset, overridden by explicit shape flags.
 static LlamaConfig resolve_config(const ModelOptions& o, const std::vector<ArgSpec>& specs) {
@@ -556,28 +724,9 @@ static void check_config_matches(const LlamaConfig& ck, const LlamaConfig& flags
         die("checkpoint %s has rope-theta=%g but the flags ask for %g", path.c_str(), ck.rope_theta, flags.rope_theta);
 }
 
-int main(int argc, char** argv) {
-    TrainerOptions o;
-    ModelOptions mo;
-    std::vector<ArgSpec> specs;
-    add_train_flags(specs, &o);
-    std::vector<ArgSpec> model_flags = {
-        {nullptr, "--model", ARG_STRING, &mo.model, "preset: llama-5M or llama-1M"},
-        {nullptr, "--vocab", ARG_INT, &mo.shape.V, "vocabulary size V (0 = preset)"},
-        {nullptr, "--dim", ARG_INT, &mo.shape.C, "model dim C (0 = preset)"},
-        {nullptr, "--layers", ARG_INT, &mo.shape.L, "layers L (0 = preset)"},
-        {nullptr, "--heads", ARG_INT, &mo.shape.NH, "attention heads NH (0 = preset)"},
-        {nullptr, "--kv-heads", ARG_INT, &mo.shape.NKV, "key/value heads NKV, divides NH (0 = preset)"},
-        {nullptr, "--hidden", ARG_INT, &mo.shape.H, "SwiGLU hidden size H (0 = preset)"},
-        {nullptr, "--seq-len", ARG_INT, &mo.shape.maxT, "longest sequence the model takes (0 = preset)"},
-        {nullptr, "--rope-theta", ARG_FLOAT, &mo.shape.rope_theta, "RoPE base"},
-        {nullptr, "--untied", ARG_BOOL, &mo.untied, "separate output head instead of the tied embedding"},
-    };
-    specs.insert(specs.end(), model_flags.begin(), model_flags.end());
-    args_parse(argc, argv, specs, SUMMARY);
-    enable_flush_to_zero();
-
-    // --- model shape: preset + flags, or the checkpoint's
+// The model shape: preset + flags, or the checkpoint's (flags, if given, must agree).
+static LlamaConfig resolve_model_config(const ModelOptions& mo, const TrainerOptions& o,
+                                        const std::vector<ArgSpec>& specs) {
     LlamaConfig config = resolve_config(mo, specs);
     if (!o.load.empty()) {
         int header[CKPT_HEADER_INTS];
@@ -587,6 +736,31 @@ int main(int argc, char** argv) {
         config = ck;
     }
     config_validate(config, "model config");
+    return config;
+}
+
+#ifndef TRAIN_LLAMA_NO_MAIN
+// ----------------------------------------------------------------------------
+// Command line and main loop
+
+static const char* SUMMARY =
+    "Trains a Llama-architecture model on the CPU from llm.c token shards (see README.md).\n"
+    "Model presets: --model llama-5M (4.98M params) or llama-1M; shape flags override the preset.\n"
+    "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one.";
+
+int main(int argc, char** argv) {
+    TrainerOptions o;
+    ModelOptions mo;
+    std::vector<ArgSpec> specs;
+    add_train_flags(specs, &o);
+    bool profile = false;
+    add_model_flags(specs, &mo);
+    specs.push_back({nullptr, "--profile", ARG_BOOL, &profile, "time every kernel of the training step; print the means at the end"});
+    args_parse(argc, argv, specs, SUMMARY);
+    enable_flush_to_zero();
+
+    // --- model shape: preset + flags, or the checkpoint's
+    LlamaConfig config = resolve_model_config(mo, o, specs);
     BatchPlan bp = resolve_batch(&o, config.maxT);
     const int B = bp.B, T = bp.T;
 
@@ -659,6 +833,7 @@ int main(int argc, char** argv) {
     for (int step = start_step; step < o.max_steps; step++) {
         if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
         if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
+        model.prof.on = profile;  // evaluation and sampling are not part of the profile
 
         double t0 = now_ms();
         llama_zero_grad(&model);
@@ -677,12 +852,16 @@ int main(int argc, char** argv) {
             die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
         double ms = now_ms() - t0;
         if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
+        if (step == start_step) prof_reset(&model.prof);
+        else model.prof.steps++;
+        model.prof.on = false;
         report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
                                     bp.total_batch, flops_per_step, o.peak_gflops});
         if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
     }
     evaluate(o.max_steps);
     sample(o.max_steps);
+    prof_print(model.prof);
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));

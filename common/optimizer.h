@@ -31,3 +31,22 @@ inline float optimizer_step(float* params, const float* grads, float* m, float* 
     }
     return norm;
 }
+
+// optimizer_step with the vectorised kernels (grad_norm_squared_fast,
+// adamw_update_fast): the same update to float rounding, and a norm that does
+// not depend on the thread count.
+inline float optimizer_step_fast(float* params, const float* grads, float* m, float* v, const size_t* sizes,
+                                 const bool* decay, int num_tensors, float lr, const AdamWConfig& opt, int t) {
+    size_t total = 0;
+    for (int i = 0; i < num_tensors; i++) total += sizes[i];
+    float norm = (float)sqrt(grad_norm_squared_fast(grads, total));
+    float scale = 1.0f;
+    if (opt.grad_clip > 0.0f) scale = fminf(1.0f, opt.grad_clip / (norm + 1e-6f));
+    size_t offset = 0;
+    for (int i = 0; i < num_tensors; i++) {
+        adamw_update_fast(params + offset, grads + offset, m + offset, v + offset, sizes[i], lr, opt.beta1, opt.beta2,
+                          opt.eps, decay[i] ? opt.weight_decay : 0.0f, t, scale);
+        offset += sizes[i];
+    }
+    return norm;
+}

@@ -29,14 +29,14 @@ struct TrainerOptions {
     float temperature = 0.8f;
     int top_k = 40;
     int seed = 1337;
-    float peak_gflops = 473.0f;
+    float peak_gflops = 192.0f;
 };
 
 inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {
     std::vector<ArgSpec> common = {
         {"-i", "--train", ARG_STRING, &o->train_glob, "train shards (glob)"},
         {"-j", "--val", ARG_STRING, &o->val_glob, "validation shards (glob)"},
-        {"-z", "--tokenizer", ARG_STRING, &o->tokenizer, "tokenizer file, for bits/byte and samples (\"\" = none)"},
+        {"-z", "--tokenizer", ARG_STRING, &o->tokenizer, "tokenizer file or GPT-2 vocab dir, for bits/byte and samples (\"\" = none)"},
         {"-o", "--out", ARG_STRING, &o->out_dir, "output dir: log.jsonl and checkpoints"},
         {"-e", "--load", ARG_STRING, &o->load, "checkpoint to resume or initialise from"},
         {"-b", "--batch", ARG_INT, &o->B, "micro-batch size B (sequences)"},
@@ -61,7 +61,7 @@ inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {
         {nullptr, "--top-k", ARG_INT, &o->top_k, "sample among the k likeliest tokens (0 = all)"},
         {"-n", "--ckpt-every", ARG_INT, &o->ckpt_every, "write a checkpoint every N steps (and at the end)"},
         {nullptr, "--seed", ARG_INT, &o->seed, "seed for init, data order and sampling"},
-        {nullptr, "--peak-gflops", ARG_FLOAT, &o->peak_gflops, "peak GFLOP/s for MFU (473 = fp32 sgemm, 2-core Zen 5)"},
+        {nullptr, "--peak-gflops", ARG_FLOAT, &o->peak_gflops, "peak GFLOP/s for MFU (192 = measured fp32 FMA peak of our 2-core AVX2 machine; build/bench_peak measures yours)"},
     };
     specs.insert(specs.end(), common.begin(), common.end());
 }
@@ -94,10 +94,15 @@ inline BatchPlan resolve_batch(TrainerOptions* o, int maxT) {
 
 // Loads -z if the file exists. A missing file is an error only when -z was
 // given explicitly; the default path may simply not have been prepared.
+// A directory is read as GPT-2's vocabulary (encoder.json + vocab.bpe in it);
+// a file is our tokenizer.bin or llm.c's gpt2_tokenizer.bin.
 inline bool load_training_tokenizer(Tokenizer* tok, const TrainerOptions& o, bool given, int vocab_size) {
     if (!o.tokenizer.empty() && path_exists(o.tokenizer)) {
         std::string err;
-        if (!tokenizer_load(tok, o.tokenizer, &err)) die("%s", err.c_str());
+        struct stat st;
+        bool is_dir = stat(o.tokenizer.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+        bool ok = is_dir ? tokenizer_load_gpt2_dir(tok, o.tokenizer, &err) : tokenizer_load(tok, o.tokenizer, &err);
+        if (!ok) die("%s", err.c_str());
         if (tok->vocab_size > vocab_size)
             die("tokenizer %s has %d tokens but the model's vocab is %d", o.tokenizer.c_str(), tok->vocab_size, vocab_size);
         return true;

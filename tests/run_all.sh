@@ -3,6 +3,9 @@
 # then prints the suite's closing line "tests: N passed, N failed".
 # Exit status is non-zero if any binary failed.
 set -u
+# Sleep instead of spinning at OpenMP barriers: with any other load on the
+# cores, libgomp's busy-waiting turns a tiny model's millisecond steps into seconds.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 passed=0; failed=0; status=0
 for t in "$@"; do
     echo "=== $t"

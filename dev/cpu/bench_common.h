@@ -1,11 +1,19 @@
 // dev/cpu/bench_common.h: timing, agreement checks and the measured peak
 // shared by the CPU kernel benchmarks. Peak is measured, not assumed.
+//
+// Two clocks: the median wall time over all threads (the default), and with
+// --cpu-time the best CPU time of one thread (run with OMP_NUM_THREADS=1). On
+// a machine shared with other work the wall clock also counts the time a
+// thread sat descheduled; the thread's CPU time does not, so the second clock
+// still gives the kernel's own speed there.
 #pragma once
 #include <sys/time.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -22,6 +30,13 @@ inline double bench_now_s() {
     return tv.tv_sec + tv.tv_usec * 1e-6;
 }
 
+// Seconds of CPU time the calling thread has run.
+inline double bench_thread_cpu_s() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 // Median wall time of `reps` runs of f, after one warm-up run.
 template <typename F>
 double bench_median_s(int reps, F f) {
@@ -34,6 +49,44 @@ double bench_median_s(int reps, F f) {
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
+}
+
+// Fastest of `reps` runs of f by the calling thread's CPU time, after one
+// warm-up run. Only meaningful on one thread: other threads are not counted.
+template <typename F>
+double bench_min_cpu_s(int reps, F f) {
+    f();
+    double best = 1e30;
+    for (int i = 0; i < reps; i++) {
+        double t0 = bench_thread_cpu_s();
+        f();
+        best = std::min(best, bench_thread_cpu_s() - t0);
+    }
+    return best;
+}
+
+inline bool bench_has_flag(int argc, char** argv, const char* flag) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], flag)) return true;
+    return false;
+}
+
+// The clock a benchmark times with: wall (median) or, with --cpu-time, one thread's CPU time (best).
+struct BenchClock {
+    bool cpu = false;
+    template <typename F>
+    double time_s(int reps, F f) const {
+        return cpu ? bench_min_cpu_s(reps, f) : bench_median_s(reps, f);
+    }
+};
+
+inline BenchClock bench_clock(int argc, char** argv) {
+    BenchClock c;
+    c.cpu = bench_has_flag(argc, argv, "--cpu-time");
+#ifdef _OPENMP
+    if (c.cpu) omp_set_num_threads(1);
+#endif
+    return c;
 }
 
 inline void bench_fill(std::vector<float>& v, unsigned seed) {
@@ -49,47 +102,71 @@ inline double bench_max_err(const std::vector<float>& a, const std::vector<float
     return m;
 }
 
-// Peak fp32 FLOP/s on all threads: independent FMA chains on registers, enough
-// of them to cover the FMA latency, nothing from memory.
+// iters × 12 independent vector FMAs on registers: enough chains to cover
+// the FMA latency, nothing from memory. Returns the FLOPs done.
+inline double fma_probe(long iters) {
+#if defined(__AVX512F__)
+    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+        #pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    float sink = 0.0f;
+    for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_ps(a[i]);
+    if (sink == 12345.0f) printf(" ");
+    return 2.0 * 16 * 12 * iters;
+#elif defined(__AVX2__) && defined(__FMA__)
+    __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+        #pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
+    float buf[8], sink = 0.0f;
+    for (int i = 0; i < 12; i++) { _mm256_storeu_ps(buf, a[i]); sink += buf[0]; }
+    if (sink == 12345.0f) printf(" ");
+    return 2.0 * 8 * 12 * iters;
+#else
+    float a[12], sink = 0.0f;
+    for (int i = 0; i < 12; i++) a[i] = (float)i;
+    for (long it = 0; it < iters; it++)
+        for (int i = 0; i < 12; i++) a[i] = a[i] * 0.999999f + 1e-7f;
+    for (int i = 0; i < 12; i++) sink += a[i];
+    if (sink == 12345.0f) printf(" ");
+    return 2.0 * 12 * iters;
+#endif
+}
+
+// Peak fp32 FLOP/s on all threads by the wall clock: every thread runs the probe.
 inline double measure_peak_flops() {
     double best = 0.0;
     for (int trial = 0; trial < 3; trial++) {
-        const long iters = 20000000;
+        double flops = 0.0;
         double t0 = bench_now_s();
-        int nth = 1;
-        #pragma omp parallel
-        {
-#ifdef _OPENMP
-            #pragma omp single
-            nth = omp_get_num_threads();
-#endif
-#if defined(__AVX512F__)
-            __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-            for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
-            for (long it = 0; it < iters; it++)
-                #pragma GCC unroll 12
-                for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-            float sink = 0.0f;
-            for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_ps(a[i]);
-            if (sink == 12345.0f) printf(" ");
-#elif defined(__AVX2__) && defined(__FMA__)
-            __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-            for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
-            for (long it = 0; it < iters; it++)
-                #pragma GCC unroll 12
-                for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
-            float buf[8], sink = 0.0f;
-            for (int i = 0; i < 12; i++) { _mm256_storeu_ps(buf, a[i]); sink += buf[0]; }
-            if (sink == 12345.0f) printf(" ");
-#endif
-        }
-        double dt = bench_now_s() - t0;
-#if defined(__AVX512F__)
-        double flops = 2.0 * 16 * 12 * iters * nth;
-#else
-        double flops = 2.0 * 8 * 12 * iters * nth;
-#endif
-        best = std::max(best, flops / dt);
+        #pragma omp parallel reduction(+ : flops)
+        flops += fma_probe(20000000);
+        best = std::max(best, flops / (bench_now_s() - t0));
     }
     return best;
+}
+
+// Peak fp32 FLOP/s of one thread by its CPU time: a core's peak while this thread has it.
+inline double measure_peak_flops_cpu() {
+    double best = 0.0;
+    for (int trial = 0; trial < 3; trial++) {
+        double t0 = bench_thread_cpu_s();
+        double flops = fma_probe(20000000);
+        best = std::max(best, flops / (bench_thread_cpu_s() - t0));
+    }
+    return best;
+}
+
+// The peak a benchmark's "% of peak" is against, on the same clock it times with.
+inline double bench_peak(const BenchClock& clk) { return clk.cpu ? measure_peak_flops_cpu() : measure_peak_flops(); }
+
+inline int bench_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
 }

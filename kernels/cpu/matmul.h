@@ -11,7 +11,8 @@
 // L2/L3, an MC×KC block of A into MR-tall row panels that stay in L1/L2, and a
 // register-blocked micro-kernel computes one MR×NR tile of Cm at a time with
 // every accumulator in a register. Packing is also where the strides are
-// resolved, so the micro-kernel only ever sees contiguous memory.
+// resolved, so the micro-kernel only ever sees contiguous memory; on AVX2 the
+// packers move 8×8 blocks through registers (simd::transpose8x8).
 //   AVX-512: MR×NR = 12×32, 24 zmm accumulators (of 32 registers)
 //   AVX2:    MR×NR = 6×16,  12 ymm accumulators (of 16)
 //   plain:   MR×NR = 4×16,  left to the compiler
@@ -31,6 +32,8 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#include "simd.h"
 
 // ----------------------------------------------------------------------------
 // Plain reference
@@ -79,9 +82,13 @@ constexpr int MR = 6, NR = 16;
 #else
 constexpr int MR = 4, NR = 16;
 #endif
-constexpr int KC = 256;   // depth of a packed block: an NR-wide Bm panel is KC·NR·4 = 32 KB, inside L1
-constexpr int MC = 144;   // rows of A per task (a multiple of every MR): 144 KB packed, inside L2
-constexpr int NC = 2048;  // columns of Bm packed at once: 2 MB, shared by the threads through L3
+// Depth of a packed block. An NR-wide Bm panel is then KC·NR·4 = 64 KB and
+// streams from L2 (fast enough for the micro-kernel's 64 B per 12 FMAs),
+// and every product of the trainers up to a depth of 1024 is one block, so
+// Cm is written once instead of read and rewritten per block.
+constexpr int KC = 1024;
+constexpr int MC = 144;   // most rows of A per task (a multiple of every MR): a 576 KB packed block, in L2/L3
+constexpr int NC = 2048;  // columns of Bm packed at once: KC·NC·4 = 8 MB, shared by the threads through L3
 
 // One MR×NR tile: c (row stride ldc) = (accumulate ? c : 0) + Ap · Bp,
 // where Ap holds kc columns of MR values and Bp kc rows of NR values.
@@ -111,6 +118,13 @@ inline void micro_kernel(int kc, const float* Ap, const float* Bp, float* c, lon
         _mm512_storeu_ps(cr + 16, acc[r][1]);
     }
 #elif defined(__AVX2__) && defined(__FMA__)
+    if (accumulate) {  // c is read only after the k loop: start fetching it now so the wait overlaps the FMAs
+        #pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            _mm_prefetch((const char*)(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char*)(c + r * ldc + NR - 1), _MM_HINT_T0);
+        }
+    }
     __m256 acc[MR][2];
     #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_ps(); acc[r][1] = _mm256_setzero_ps(); }
@@ -144,23 +158,69 @@ inline void micro_kernel(int kc, const float* Ap, const float* Bp, float* c, lon
 #endif
 }
 
+// The AVX2 packers write 8 floats where a 6-tall A panel needs 6: each store's
+// last two floats are overwritten by the next one, and the packing buffers
+// keep PACK_SLACK floats after every panel block for the very last store.
+constexpr int PACK_SLACK = 8;
+// Source rows per step of the transposed-A packer: rows 4 KB apart share an
+// L1 set, and 8 of them fit its 8 ways.
+constexpr int PACK_KB = 8;
+
 // Packs rows [i0, i0+mc) × depth [p0, p0+kc) of A into MR-tall panels,
 // zero-padding the last panel so the micro-kernel never needs a row tail.
 inline void pack_A(float* Ap, const float* A, long sam, long sak, int i0, int mc, int p0, int kc) {
-    for (int ir = 0; ir < mc; ir += MR) {
+    int ir0 = 0;  // panels done by the vector path
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+    if (sam == 1 && mc >= MR) {
+        // A transposed operand: a row of the source holds one depth of every
+        // panel. Take PACK_KB source rows at a time (they stay in L1) and deal
+        // them out to the full panels, 6 values per row and panel, so both
+        // the reads and the writes stay within a few pages.
+        const __m256i mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+        const int full = mc / MR * MR;
+        for (int k0 = 0; k0 < kc; k0 += PACK_KB) {
+            const int k1 = k0 + PACK_KB < kc ? k0 + PACK_KB : kc;
+            for (int ir = 0; ir < full; ir += MR) {
+                float* dst = Ap + (size_t)ir * kc;
+                const float* src = A + (long)(p0 + k0) * sak + i0 + ir;
+                int k = k0;
+                for (; k + 1 < k1; k++, src += sak)  // the 2 extra floats land in depth k+1's slot, written next
+                    _mm256_storeu_ps(dst + k * MR, _mm256_maskload_ps(src, mask));
+                if (k1 < kc) _mm256_storeu_ps(dst + k * MR, _mm256_maskload_ps(src, mask));
+                else _mm256_maskstore_ps(dst + k * MR, mask, _mm256_maskload_ps(src, mask));  // the panel's last depth
+            }
+        }
+        ir0 = full;
+    }
+#endif
+    for (int ir = ir0; ir < mc; ir += MR) {
         float* dst = Ap + (size_t)ir * kc;
         int mr = mc - ir < MR ? mc - ir : MR;
+        int k0 = 0;  // depth done by the vector path
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+        if (mr == MR && sak == 1) {  // 6 rows × 8 depths → 8 columns of 6, by one 8×8 transpose
+            const float* src[MR];
+            for (int r = 0; r < MR; r++) src[r] = A + (i0 + ir + r) * sam + p0;
+            for (; k0 + 8 <= kc; k0 += 8) {
+                __m256 v[8];
+                for (int r = 0; r < MR; r++) v[r] = _mm256_loadu_ps(src[r] + k0);
+                v[6] = v[7] = _mm256_setzero_ps();
+                simd::transpose8x8(v);
+                for (int j = 0; j < 8; j++) _mm256_storeu_ps(dst + (k0 + j) * MR, v[j]);
+            }
+        }
+#endif
         if (sak == 1) {  // rows of A contiguous: walk along k
             for (int r = 0; r < MR; r++) {
                 if (r < mr) {
                     const float* src = A + (i0 + ir + r) * sam + p0;
-                    for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+                    for (int k = k0; k < kc; k++) dst[k * MR + r] = src[k];
                 } else {
-                    for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+                    for (int k = k0; k < kc; k++) dst[k * MR + r] = 0.0f;
                 }
             }
         } else {         // columns of A contiguous (a transposed operand): walk along m
-            for (int k = 0; k < kc; k++) {
+            for (int k = k0; k < kc; k++) {
                 const float* src = A + (p0 + k) * sak + (long)(i0 + ir) * sam;
                 for (int r = 0; r < MR; r++) dst[k * MR + r] = r < mr ? src[r * sam] : 0.0f;
             }
@@ -170,6 +230,31 @@ inline void pack_A(float* Ap, const float* A, long sam, long sak, int i0, int mc
 
 // Packs one NR-wide panel, columns [j0, j0+nr) × depth [p0, p0+kc) of Bm, zero-padded to NR.
 inline void pack_B_panel(float* Bp, const float* Bm, long sbk, long sbn, int j0, int nr, int p0, int kc) {
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+    if (nr == NR && sbn == 1) {
+        for (int k = 0; k < kc; k++) {
+            const float* src = Bm + (p0 + k) * sbk + j0;
+            _mm256_store_ps(Bp + k * NR, _mm256_loadu_ps(src));
+            _mm256_store_ps(Bp + k * NR + 8, _mm256_loadu_ps(src + 8));
+        }
+        return;
+    }
+    if (nr == NR && sbk == 1) {  // 8 columns × 8 depths → 8 rows of 8, by one transpose
+        int k0 = 0;
+        for (; k0 + 8 <= kc; k0 += 8)
+            for (int h = 0; h < NR; h += 8) {
+                __m256 v[8];
+                for (int j = 0; j < 8; j++) v[j] = _mm256_loadu_ps(Bm + (long)(j0 + h + j) * sbn + p0 + k0);
+                simd::transpose8x8(v);
+                for (int k = 0; k < 8; k++) _mm256_store_ps(Bp + (k0 + k) * NR + h, v[k]);
+            }
+        for (int j = 0; j < NR; j++) {
+            const float* src = Bm + (long)(j0 + j) * sbn + p0;
+            for (int k = k0; k < kc; k++) Bp[k * NR + j] = src[k];
+        }
+        return;
+    }
+#endif
     if (sbn == 1) {  // rows of Bm contiguous
         for (int k = 0; k < kc; k++) {
             const float* src = Bm + (p0 + k) * sbk + j0;
@@ -221,7 +306,7 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
     nth = omp_get_max_threads();
 #endif
     static thread_local Workspace ws;
-    float* Bp = ws.get((size_t)KC * NC + (size_t)nth * MC * KC);
+    float* Bp = ws.get((size_t)KC * NC + (size_t)nth * (MC * KC + PACK_SLACK));
     float* Abuf = Bp + (size_t)KC * NC;
 
     #pragma omp parallel
@@ -230,7 +315,7 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float* Ap = Abuf + (size_t)tid * MC * KC;
+        float* Ap = Abuf + (size_t)tid * (MC * KC + PACK_SLACK);
         float tile[MR * NR] __attribute__((aligned(64)));
         for (int jc = 0; jc < NCOLS; jc += NC) {
             int nc = NCOLS - jc < NC ? NCOLS - jc : NC;
@@ -243,18 +328,23 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
                     pack_B_panel(Bp + (size_t)p * kc * NR, Bm, sbk, sbn, jc + p * NR, nr, pc, kc);
                 }
                 bool acc = accumulate || pc > 0;
-                // A task is MC rows × a group of panels, and packs its A block once.
-                // Split the columns only as far as needed for ~4 tasks per thread,
-                // so products with few rows (dweight of a small layer) still
-                // balance, without repacking A for every panel when rows abound.
+                // A task is a block of mcb <= MC rows × a group of panels, and
+                // packs its A block once. Row blocks are evened out to a multiple
+                // of the thread count, so every thread gets the same work; the
+                // columns are split only when there are fewer row blocks than
+                // threads (dweight of a small layer), since every column group
+                // repacks the same A block.
                 int mblocks = (M + MC - 1) / MC;
-                int gblocks = std::min(panels, std::max(1, (4 * nth + mblocks - 1) / mblocks));
+                mblocks = std::min((mblocks + nth - 1) / nth * nth, (M + MR - 1) / MR);
+                int mcb = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+                mblocks = (M + mcb - 1) / mcb;
+                int gblocks = std::min(panels, std::max(1, (nth + mblocks - 1) / mblocks));
                 int NG = ((panels + gblocks - 1) / gblocks) * NR;
                 gblocks = (nc + NG - 1) / NG;
                 #pragma omp for schedule(dynamic, 1)
                 for (int task = 0; task < mblocks * gblocks; task++) {
-                    int ic = (task / gblocks) * MC, g0 = (task % gblocks) * NG;
-                    int mc = M - ic < MC ? M - ic : MC;
+                    int ic = (task / gblocks) * mcb, g0 = (task % gblocks) * NG;
+                    int mc = M - ic < mcb ? M - ic : mcb;
                     int g1 = g0 + NG < nc ? g0 + NG : nc;
                     pack_A(Ap, A, sam, sak, ic, mc, pc, kc);
                     for (int jr = g0; jr < g1; jr += NR) {
@@ -294,5 +384,13 @@ inline void matmul_forward(float* out, const float* inp, const float* weight, in
 inline void matmul_backward(float* dinp, float* dweight, const float* dout, const float* inp,
                             const float* weight, int N, int C, int OC) {
     if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true);
+    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true);
+}
+
+// As matmul_backward, but dinp (N, C) is overwritten with dout · weight instead
+// of added to, which spares the caller a memset of dinp; dweight accumulates.
+inline void matmul_backward_set_dinp(float* dinp, float* dweight, const float* dout, const float* inp,
+                                     const float* weight, int N, int C, int OC) {
+    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, false);
     if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true);
 }

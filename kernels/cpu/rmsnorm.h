@@ -42,3 +42,97 @@ inline void rmsnorm_backward(float* dinp, float* dweight, const float* dout, con
         dweight[i] += acc;
     }
 }
+
+// ----------------------------------------------------------------------------
+// Fast versions: vectorised, the residual add fused in, dweight in one pass.
+
+#include <algorithm>
+#include <vector>
+
+#include "simd.h"
+
+// One row: y = x·r·w with r = 1/sqrt(mean(x²) + eps); returns r.
+inline float rmsnorm_row(float* y, const float* x, const float* w, int C, float eps) {
+    using namespace simd;
+    vf vss = vzero();
+    int i = 0;
+    for (; i + W <= C; i += W) { vf v = vload(x + i); vss = vfmadd(v, v, vss); }
+    float ss = vsum(vss);
+    for (; i < C; i++) ss += x[i] * x[i];
+    const float r = 1.0f / sqrtf(ss / C + eps);
+    const vf vr = vset1(r);
+    for (i = 0; i + W <= C; i += W) vstore(y + i, vmul(vmul(vload(x + i), vr), vload(w + i)));
+    for (; i < C; i++) y[i] = x[i] * r * w[i];
+    return r;
+}
+
+// Same contract as rmsnorm_forward.
+inline void rmsnorm_forward_fast(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
+                                 float eps) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        rstd[n] = rmsnorm_row(out + (size_t)n * C, inp + (size_t)n * C, weight, C, eps);
+}
+
+// The residual add and the RMSNorm that follows it in one pass over the rows:
+// res (N, C) = x + y, then out = rmsnorm(res) as rmsnorm_forward. res may alias x.
+inline void residual_rmsnorm_forward(float* res, float* out, float* rstd, const float* x, const float* y,
+                                     const float* weight, int N, int C, float eps) {
+    using namespace simd;
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float* rr = res + (size_t)n * C;
+        const float* xr = x + (size_t)n * C;
+        const float* yr = y + (size_t)n * C;
+        int i = 0;
+        for (; i + W <= C; i += W) vstore(rr + i, vadd(vload(xr + i), vload(yr + i)));
+        for (; i < C; i++) rr[i] = xr[i] + yr[i];
+        rstd[n] = rmsnorm_row(out + (size_t)n * C, rr, weight, C, eps);
+    }
+}
+
+// Same contract as rmsnorm_backward (dinp and dweight accumulate), in one pass
+// over the rows: each fixed block of RMSNORM_ROWS rows sums its share of
+// dweight, and the blocks are added in block order, so the result is the same
+// for any thread count.
+constexpr int RMSNORM_ROWS = 32;
+inline void rmsnorm_backward_fast(float* dinp, float* dweight, const float* dout, const float* inp,
+                                  const float* weight, const float* rstd, int N, int C) {
+    using namespace simd;
+    const int nblocks = (N + RMSNORM_ROWS - 1) / RMSNORM_ROWS;
+    static thread_local std::vector<float> partial;
+    partial.assign((size_t)nblocks * C, 0.0f);
+    float* part = partial.data();
+    #pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        float* pw = part + (size_t)blk * C;
+        for (int n = blk * RMSNORM_ROWS; n < std::min(N, (blk + 1) * RMSNORM_ROWS); n++) {
+            const float* x = inp + (size_t)n * C;
+            const float* dy = dout + (size_t)n * C;
+            float* dx = dinp + (size_t)n * C;
+            const float r = rstd[n];
+            vf vdot = vzero();
+            int i = 0;
+            for (; i + W <= C; i += W) vdot = vfmadd(vmul(vload(dy + i), vload(weight + i)), vload(x + i), vdot);
+            float d = vsum(vdot);
+            for (; i < C; i++) d += dy[i] * weight[i] * x[i];
+            const float k = d * r * r * r / C;
+            const vf vr = vset1(r), vk = vset1(k);
+            for (i = 0; i + W <= C; i += W) {
+                vf xv = vload(x + i), dyv = vload(dy + i);
+                vstore(dx + i, vadd(vload(dx + i), vsub(vmul(vmul(vr, vload(weight + i)), dyv), vmul(xv, vk))));
+                vstore(pw + i, vfmadd(vmul(dyv, xv), vr, vload(pw + i)));
+            }
+            for (; i < C; i++) {
+                dx[i] += r * weight[i] * dy[i] - x[i] * k;
+                pw[i] += dy[i] * x[i] * r;
+            }
+        }
+    }
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < C; i++) {
+        float acc = 0.0f;
+        for (int blk = 0; blk < nblocks; blk++) acc += part[(size_t)blk * C + i];
+        dweight[i] += acc;
+    }
+}

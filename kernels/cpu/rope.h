@@ -50,3 +50,59 @@ inline void rope_backward(float* dqkv, const float* freq_cos, const float* freq_
                           int B, int T, int NH, int NKV, int HS) {
     rope_rotate(dqkv, freq_cos, freq_sin, B, T, NH, NKV, HS, -1.0f);
 }
+
+// ----------------------------------------------------------------------------
+// Fast version: the pair rotation as two vector products, x·cos2 ± swap(x)·sin2,
+// on tables expanded to one entry per float of a head.
+
+#include "simd.h"
+
+// cos2, sin2 are (T, HS): cos2[t, 2i] = cos2[t, 2i+1] = freq_cos[t, i];
+// sin2[t, 2i] = −freq_sin[t, i], sin2[t, 2i+1] = +freq_sin[t, i].
+inline void rope_expand_tables(float* cos2, float* sin2, const float* freq_cos, const float* freq_sin, int T, int HS) {
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < HS / 2; i++) {
+            float c = freq_cos[t * (HS / 2) + i], s = freq_sin[t * (HS / 2) + i];
+            cos2[(size_t)t * HS + 2 * i] = c;
+            cos2[(size_t)t * HS + 2 * i + 1] = c;
+            sin2[(size_t)t * HS + 2 * i] = -s;
+            sin2[(size_t)t * HS + 2 * i + 1] = s;
+        }
+}
+
+// As rope_rotate, from the expanded tables.
+inline void rope_rotate_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS,
+                             float sign) {
+    using namespace simd;
+    const int row = (NH + 2 * NKV) * HS;
+    #pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++) {
+        const int t = bt % T;
+        const float* c2 = cos2 + (size_t)t * HS;
+        const float* s2 = sin2 + (size_t)t * HS;
+        const vf vsign = vset1(sign);
+        for (int h = 0; h < NH + NKV; h++) {
+            float* x = qkv + (size_t)bt * row + h * HS;
+            int i = 0;
+            for (; W > 1 && i + W <= HS; i += W) {  // W is even, so a vector holds whole pairs
+                vf xv = vload(x + i);
+                vstore(x + i, vfmadd(vmul(vswap_pairs(xv), vload(s2 + i)), vsign, vmul(xv, vload(c2 + i))));
+            }
+            for (; i < HS; i += 2) {
+                float c = c2[i], s = sign * s2[i + 1];
+                float x0 = x[i], x1 = x[i + 1];
+                x[i] = x0 * c - x1 * s;
+                x[i + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+inline void rope_forward_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS) {
+    rope_rotate_fast(qkv, cos2, sin2, B, T, NH, NKV, HS, 1.0f);
+}
+
+inline void rope_backward_fast(float* dqkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV,
+                               int HS) {
+    rope_rotate_fast(dqkv, cos2, sin2, B, T, NH, NKV, HS, -1.0f);
+}

@@ -1,0 +1,48 @@
+// dev/cpu/bench_peak.cpp: the machine's measured fp32 peak, the denominator of
+// every "% of peak" and MFU the benchmarks print: an FMA-throughput probe
+// (independent FMA chains on registers, measure_peak_flops in bench_common.h)
+// on 1 thread and on all threads, and OpenBLAS sgemm on a large square
+// product when built with -DHAVE_OPENBLAS.
+//   make build/bench_peak && build/bench_peak           (prints a table)
+//   build/bench_peak --gflops                           (prints only the all-threads probe, for scripts)
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "bench_common.h"
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+int main(int argc, char** argv) {
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    if (argc > 1 && !strcmp(argv[1], "--gflops")) {
+        printf("%.0f\n", measure_peak_flops() / 1e9);
+        return 0;
+    }
+    double all = measure_peak_flops();
+    double one = all;
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+    one = measure_peak_flops();
+    omp_set_num_threads(threads);
+#endif
+    printf("FMA probe: %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on %d threads\n", one / 1e9, all / 1e9, threads);
+#ifdef HAVE_OPENBLAS
+    const int n = 2048;
+    std::vector<float> a((size_t)n * n), b((size_t)n * n), c((size_t)n * n);
+    bench_fill(a, 1);
+    bench_fill(b, 2);
+    double t = bench_median_s(5, [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                    c.data(), n);
+    });
+    double f = 2.0 * n * n * n / t;
+    printf("OpenBLAS sgemm %dx%dx%d: %.1f GFLOP/s on %d threads (%.0f%% of the probe)\n", n, n, n, f / 1e9, threads,
+           100 * f / all);
+#endif
+    return 0;
+}

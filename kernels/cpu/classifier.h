@@ -1,0 +1,71 @@
+// kernels/cpu/classifier.h: the output head fused with softmax, cross-entropy
+// and their backward, a chunk of rows at a time:
+//   logits = x · Wᵀ → p = softmax(logits) → loss = −log p[target]
+//   → dlogits = (p − onehot(target))·dloss → dx = dlogits · W, dW += dlogitsᵀ · x
+// Only one chunk of logits, (rows, V), exists at a time (the plain path,
+// matmul_forward + crossentropy_forward/backward + matmul_backward, keeps all
+// (N, V) of them), and it is still in cache when the two products read it back.
+#pragma once
+#include <algorithm>
+#include <cmath>
+
+#include "matmul.h"
+#include "simd.h"
+
+// Rows of the logits chunk: (512, V) floats of scratch. Large enough that
+// dW's product has depth 512 (the (V, C) gradient is read and written once per
+// chunk), small enough that the chunk stays in a 32 MB L3 for V up to ~16k.
+constexpr int CLASSIFIER_CHUNK = 512;
+
+// One row of logits x (V): returns the loss and, with grad, overwrites x with
+// dlogits = (softmax − onehot(target))·dloss.
+inline float classifier_row(float* x, int target, bool grad, float dloss, int V) {
+    using namespace simd;
+    const float xt = x[target];
+    vf vm = vset1(-INFINITY);
+    int i = 0;
+    for (; i + W <= V; i += W) vm = vmax(vm, vload(x + i));
+    float maxv = vhmax(vm);
+    for (; i < V; i++) maxv = std::max(maxv, x[i]);
+    const vf vmx = vset1(maxv);
+    vf vs = vzero();
+    float sum = 0.0f;
+    if (grad) {
+        for (i = 0; i + W <= V; i += W) {
+            vf e = vexp(vsub(vload(x + i), vmx));
+            vstore(x + i, e);
+            vs = vadd(vs, e);
+        }
+        sum = vsum(vs);
+        for (; i < V; i++) { x[i] = sexp(x[i] - maxv); sum += x[i]; }
+        const float k = dloss / sum;
+        const vf vk = vset1(k);
+        for (i = 0; i + W <= V; i += W) vstore(x + i, vmul(vload(x + i), vk));
+        for (; i < V; i++) x[i] *= k;
+        x[target] -= dloss;
+    } else {
+        for (i = 0; i + W <= V; i += W) vs = vadd(vs, vexp(vsub(vload(x + i), vmx)));
+        sum = vsum(vs);
+        for (; i < V; i++) sum += sexp(x[i] - maxv);
+    }
+    // −log p[target] from the logits, not from p: no log(0) when p underflows
+    return logf(sum) + maxv - xt;
+}
+
+// x is (N, C), W is (V, C), targets and losses are (N); logits is scratch of
+// (min(N, CLASSIFIER_CHUNK), V) floats. Always writes losses. With dx non-null
+// also dx (N, C) = ∂(dloss·Σ losses)/∂x (overwritten) and dW (V, C) += ∂/∂W.
+inline void classifier_forward_backward(float* losses, float* dx, float* dW, float* logits, const float* x,
+                                        const float* W, const int* targets, float dloss, int N, int C, int V) {
+    for (int n0 = 0; n0 < N; n0 += CLASSIFIER_CHUNK) {
+        const int rows = std::min(CLASSIFIER_CHUNK, N - n0);
+        const float* xc = x + (size_t)n0 * C;
+        matmul_forward(logits, xc, W, rows, C, V);
+        #pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++)
+            losses[n0 + r] = classifier_row(logits + (size_t)r * V, targets[n0 + r], dx != nullptr, dloss, V);
+        if (!dx) continue;
+        gemm::sgemm(rows, C, V, logits, V, 1, W, C, 1, dx + (size_t)n0 * C, C, false);
+        matmul_backward(nullptr, dW, logits, xc, W, rows, C, V);
+    }
+}

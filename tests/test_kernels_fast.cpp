@@ -1,0 +1,583 @@
+// tests/test_kernels_fast.cpp: every fast or fused CPU kernel against the plain
+// kernel it replaces (same file in kernels/cpu/, already tested against double
+// references in test_kernels.cpp), on odd shapes: sizes that are not multiples
+// of the vector width or of a tile, T = 1, tails. Kernels with a backward are
+// also checked against central finite differences of a double reference.
+//
+// Tolerances, per entry |got − want| <= atol + rtol·|want|:
+//   fast vs plain   rtol = atol = 2e-5   both are float; they differ in summation
+//                                        order and in exp (vector exp is ~2 ulp)
+//   finite diffs    rtol = 1e-4, atol = 1e-5, as in test_kernels.cpp
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../kernels/cpu/adamw.h"
+#include "../kernels/cpu/attention.h"
+#include "../kernels/cpu/classifier.h"
+#include "../kernels/cpu/crossentropy.h"
+#include "../kernels/cpu/matmul.h"
+#include "../kernels/cpu/rmsnorm.h"
+#include "../kernels/cpu/rope.h"
+#include "../kernels/cpu/simd.h"
+#include "../kernels/cpu/swiglu.h"
+
+namespace {
+
+using vecf = std::vector<float>;
+using vecd = std::vector<double>;
+
+constexpr double CMP_RTOL = 2e-5, CMP_ATOL = 2e-5;
+constexpr double BWD_RTOL = 1e-4, BWD_ATOL = 1e-5;
+const float NaN = std::numeric_limits<float>::quiet_NaN();
+
+vecf random_vec(std::mt19937& rng, size_t n, float lo, float hi) {
+    vecf v(n);
+    for (float& x : v) x = lo + (hi - lo) * (float)((rng() >> 8) * (1.0 / 16777216.0));
+    return v;
+}
+
+std::vector<int> random_tokens(std::mt19937& rng, size_t n, int V) {
+    std::vector<int> t(n);
+    for (int& x : t) x = (int)(rng() % (uint32_t)V);
+    return t;
+}
+
+vecd to_double(const vecf& v) { return vecd(v.begin(), v.end()); }
+
+double dot(const vecd& a, const vecd& b) {
+    double s = 0.0;
+    for (size_t i = 0; i < a.size(); i++) s += a[i] * b[i];
+    return s;
+}
+
+// Every entry must satisfy |got − want| <= atol + rtol·|want| (NaN never does).
+void check_close(const char* what, const float* got, const double* want, size_t n, double rtol, double atol) {
+    size_t bad = 0, worst = 0;
+    double worst_ratio = -1.0;
+    for (size_t i = 0; i < n; i++) {
+        double err = std::fabs((double)got[i] - want[i]);
+        double lim = atol + rtol * std::fabs(want[i]);
+        if (!(err <= lim)) bad++;
+        double r = err / lim;
+        if (!std::isnan(worst_ratio) && !(r <= worst_ratio)) { worst_ratio = r; worst = i; }
+    }
+    if (n == 0) return;
+    INFO(what << ": " << bad << " of " << n << " entries out of tolerance (rtol " << rtol << ", atol " << atol
+              << "); worst [" << worst << "] got " << got[worst] << ", want " << want[worst]
+              << ", err/limit " << worst_ratio);
+    CHECK(bad == 0);
+}
+
+void check_close(const char* what, const vecf& got, const vecd& want, double rtol, double atol) {
+    REQUIRE(got.size() == want.size());
+    check_close(what, got.data(), want.data(), got.size(), rtol, atol);
+}
+
+// fast vs plain, both float
+void check_same(const char* what, const vecf& got, const vecf& want) {
+    check_close(what, got, to_double(want), CMP_RTOL, CMP_ATOL);
+}
+
+void check_equal(const char* what, const vecf& got, const vecf& want) {
+    REQUIRE(got.size() == want.size());
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < got.size(); i++)
+        if (!(got[i] == want[i])) { if (bad == 0) first = i; bad++; }
+    if (got.empty()) return;
+    INFO(what << ": " << bad << " of " << got.size() << " entries differ; first [" << first << "] got "
+              << got[first] << ", want " << want[first]);
+    CHECK(bad == 0);
+}
+
+// ∂/∂x of Σ f(x)·R by central differences in double (h = 1e-6, as in test_kernels.cpp).
+template <class F>
+vecd fd_grad(const F& f, vecd x, const vecd& R) {
+    const double h = 1e-6;
+    vecd g(x.size());
+    for (size_t i = 0; i < x.size(); i++) {
+        double x0 = x[i];
+        x[i] = x0 + h;
+        double lp = dot(f(x), R);
+        x[i] = x0 - h;
+        double lm = dot(f(x), R);
+        x[i] = x0;
+        g[i] = (lp - lm) / (2.0 * h);
+    }
+    return g;
+}
+
+template <class F>
+void with_threads(int n, const F& fn) {
+#ifdef _OPENMP
+    int prev = omp_get_max_threads();
+    omp_set_num_threads(n);
+    fn();
+    omp_set_num_threads(prev);
+#else
+    (void)n;
+    fn();
+#endif
+}
+
+// Causal GQA attention in double; out (B, T, NH·HS).
+vecd attention_ref(const vecd& qkv, int B, int T, int NH, int NKV, int HS) {
+    int row = (NH + 2 * NKV) * HS, group = NH / NKV;
+    vecd out((size_t)B * T * NH * HS, 0.0), p(T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const double* q = &qkv[((size_t)b * T + t) * row + h * HS];
+                double mx = -1e300, sum = 0.0;
+                for (int j = 0; j <= t; j++) {
+                    const double* k = &qkv[((size_t)b * T + j) * row + (NH + h / group) * HS];
+                    double s = 0.0;
+                    for (int i = 0; i < HS; i++) s += q[i] * k[i];
+                    p[j] = s / std::sqrt((double)HS);
+                    mx = std::max(mx, p[j]);
+                }
+                for (int j = 0; j <= t; j++) { p[j] = std::exp(p[j] - mx); sum += p[j]; }
+                double* o = &out[((size_t)b * T + t) * NH * HS + h * HS];
+                for (int j = 0; j <= t; j++) {
+                    const double* v = &qkv[((size_t)b * T + j) * row + (NH + NKV + h / group) * HS];
+                    for (int i = 0; i < HS; i++) o[i] += p[j] / sum * v[i];
+                }
+            }
+    return out;
+}
+
+}  // namespace
+
+// ======================================================================== attention
+
+namespace {
+struct AttShape { int B, T, NH, NKV, HS; };
+// T=1; T below, at and across the 48-row tiles (47, 48, 49, 97, 130, 200); GQA 4/2,
+// MQA, MHA; head sizes that are and are not multiples of the vector width
+const AttShape att_shapes[] = {{3, 1, 2, 1, 8},   {2, 5, 4, 2, 6},    {1, 47, 3, 3, 10}, {1, 48, 2, 1, 16},
+                               {2, 49, 4, 2, 12}, {1, 97, 2, 1, 16},  {1, 130, 4, 1, 64}, {2, 200, 2, 2, 34}};
+}  // namespace
+
+TEST_CASE("attention_forward_flash matches attention_forward, and its lse is the log of the softmax sum",
+          "[attention][fast]") {
+    std::mt19937 rng(1501);
+    for (const AttShape& s : att_shapes) {
+        INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
+        size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+        vecf qkv = random_vec(rng, n, -2, 2);
+        vecf out_ref(no), att((size_t)s.B * s.NH * s.T * s.T);
+        attention_forward(out_ref.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        vecf out(no, NaN), lse((size_t)s.B * s.NH * s.T, NaN);
+        attention_forward_flash(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        check_same("out", out, out_ref);
+        // p_tj = exp(s_tj − lse_t) must rebuild the plain kernel's probabilities
+        int row = (s.NH + 2 * s.NKV) * s.HS, group = s.NH / s.NKV;
+        vecf p_fast(att.size(), 0.0f);
+        for (int b = 0; b < s.B; b++)
+            for (int h = 0; h < s.NH; h++)
+                for (int t = 0; t < s.T; t++)
+                    for (int j = 0; j <= t; j++) {
+                        double d = 0.0;
+                        for (int i = 0; i < s.HS; i++)
+                            d += (double)qkv[((size_t)b * s.T + t) * row + h * s.HS + i] *
+                                 qkv[((size_t)b * s.T + j) * row + (s.NH + h / group) * s.HS + i];
+                        p_fast[(((size_t)b * s.NH + h) * s.T + t) * s.T + j] =
+                            (float)std::exp(d / std::sqrt((double)s.HS) - lse[((size_t)b * s.NH + h) * s.T + t]);
+                    }
+        check_same("exp(s − lse) vs att", p_fast, att);
+    }
+}
+
+TEST_CASE("attention_backward_flash matches attention_backward and the finite-difference gradient",
+          "[attention][fast]") {
+    std::mt19937 rng(1502);
+    for (const AttShape& s : att_shapes) {
+        INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
+        int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
+        size_t n = (size_t)B * T * (NH + 2 * NKV) * HS, no = (size_t)B * T * NH * HS;
+        vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+        vecf out(no), att((size_t)B * NH * T * T), dref(n);
+        attention_forward(out.data(), att.data(), qkv.data(), B, T, NH, NKV, HS);
+        attention_backward(dref.data(), R.data(), qkv.data(), att.data(), B, T, NH, NKV, HS);
+        vecf fout(no), lse((size_t)B * NH * T), dqkv(n, NaN);
+        attention_forward_flash(fout.data(), lse.data(), qkv.data(), B, T, NH, NKV, HS);
+        attention_backward_flash(dqkv.data(), R.data(), qkv.data(), fout.data(), lse.data(), B, T, NH, NKV, HS);
+        check_same("dqkv vs attention_backward", dqkv, dref);
+        if (n <= 4000) {  // finite differences cost two forwards per input
+            vecd g = fd_grad([&](const vecd& x) { return attention_ref(x, B, T, NH, NKV, HS); }, to_double(qkv),
+                             to_double(R));
+            check_close("dqkv vs finite differences", dqkv, g, BWD_RTOL, BWD_ATOL);
+        }
+    }
+}
+
+TEST_CASE("flash attention gives the same bits with 1 and 2 threads", "[attention][fast]") {
+    std::mt19937 rng(1503);
+    int B = 3, T = 97, NH = 4, NKV = 2, HS = 16;
+    size_t n = (size_t)B * T * (NH + 2 * NKV) * HS, no = (size_t)B * T * NH * HS;
+    vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+    vecf out[2], lse[2], dqkv[2];
+    for (int k = 0; k < 2; k++) {
+        out[k].assign(no, NaN);
+        lse[k].assign((size_t)B * NH * T, NaN);
+        dqkv[k].assign(n, NaN);
+        with_threads(k + 1, [&] {
+            attention_forward_flash(out[k].data(), lse[k].data(), qkv.data(), B, T, NH, NKV, HS);
+            attention_backward_flash(dqkv[k].data(), R.data(), qkv.data(), out[k].data(), lse[k].data(), B, T, NH,
+                                     NKV, HS);
+        });
+    }
+    check_equal("out", out[1], out[0]);
+    check_equal("lse", lse[1], lse[0]);
+    check_equal("dqkv", dqkv[1], dqkv[0]);
+}
+
+// ======================================================================== simd
+
+TEST_CASE("vexp and sexp are within 3 ulp of exp and give exactly 0 below -87.3 and at -inf", "[simd][fast]") {
+    using namespace simd;
+    double worst = 0.0;
+    for (float x0 = -87.0f; x0 < 88.0f; x0 += 0.01234f) {
+        float in[W], out[W];
+        for (int i = 0; i < W; i++) in[i] = x0 + 0.001f * i;
+        vstore(out, vexp(vload(in)));
+        for (int i = 0; i < W; i++) {
+            if (in[i] > 88.0f) continue;
+            double want = std::exp((double)in[i]);
+            worst = std::max(worst, std::fabs(out[i] - want) / want);
+            worst = std::max(worst, std::fabs(sexp(in[i]) - want) / want);
+        }
+    }
+    INFO("worst relative error " << worst);
+    CHECK(worst < 3 * 5.97e-8);
+    float lo[W], out[W];
+    for (int i = 0; i < W; i++) lo[i] = i % 2 ? -INFINITY : -87.5f - i;
+    vstore(out, vexp(vload(lo)));
+    for (int i = 0; i < W; i++) CHECK(out[i] == 0.0f);
+    CHECK(sexp(-INFINITY) == 0.0f);
+}
+
+// ======================================================================== matmul
+
+TEST_CASE("matmul kernels on ragged shapes match the plain loops, and give the same bits on 1 and 2 threads",
+          "[matmul][fast]") {
+    struct Shape { int N, C, OC; };
+    // 1 row, 1 column, depths below, at and past the 256-deep packed block, tiles past NC
+    const Shape shapes[] = {{1, 1, 1}, {1, 37, 5}, {13, 7, 45}, {97, 300, 33}, {7, 513, 70}, {300, 64, 2100}, {150, 260, 4}, {1100, 20, 13}};
+    std::mt19937 rng(1601);
+    for (const Shape& s : shapes) {
+        INFO("N=" << s.N << " C=" << s.C << " OC=" << s.OC);
+        vecf inp = random_vec(rng, (size_t)s.N * s.C, -1, 1), w = random_vec(rng, (size_t)s.OC * s.C, -1, 1);
+        vecf dout = random_vec(rng, (size_t)s.N * s.OC, -1, 1);
+        vecf dinp0 = random_vec(rng, inp.size(), -1, 1), dw0 = random_vec(rng, w.size(), -1, 1);
+        vecf out_ref(dout.size()), dinp_ref = dinp0, dw_ref = dw0;
+        matmul_forward_ref(out_ref.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+        matmul_backward_ref(dinp_ref.data(), dw_ref.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+        vecf out[2], dinp[2], dw[2], dset[2];
+        for (int k = 0; k < 2; k++)
+            with_threads(k + 1, [&] {
+                out[k].assign(dout.size(), NaN);
+                matmul_forward(out[k].data(), inp.data(), w.data(), s.N, s.C, s.OC);
+                dinp[k] = dinp0;
+                dw[k] = dw0;
+                matmul_backward(dinp[k].data(), dw[k].data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+                // set_dinp overwrites dinp (NaN must not survive) and still adds into dweight
+                dset[k].assign(inp.size(), NaN);
+                vecf dw2 = dw0;
+                matmul_backward_set_dinp(dset[k].data(), dw2.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+                check_equal("set_dinp's dweight vs matmul_backward's", dw2, dw[k]);
+            });
+        // float sums of K products in two orders differ by ~K·eps: the tolerance grows with depth K
+        auto close = [&](const char* what, const vecf& got, const vecf& plain, int K) {
+            double tol = 1e-6 + 2e-7 * K;
+            check_close(what, got, to_double(plain), tol, tol);
+        };
+        close("out", out[0], out_ref, s.C);
+        close("dinp", dinp[0], dinp_ref, s.OC);
+        close("dweight", dw[0], dw_ref, s.N);
+        vecf dset_plus = dset[0];
+        for (size_t i = 0; i < dset_plus.size(); i++) dset_plus[i] += dinp0[i];
+        close("set_dinp + prefill vs matmul_backward", dset_plus, dinp[0], s.OC);
+        check_equal("out, 2 threads vs 1", out[1], out[0]);
+        check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
+        check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
+        check_equal("set_dinp, 2 threads vs 1", dset[1], dset[0]);
+    }
+}
+
+// ======================================================================== rmsnorm
+
+namespace {
+struct NormShape { int N, C; };
+const NormShape norm_shapes[] = {{1, 1}, {5, 7}, {33, 64}, {70, 259}, {3, 17}};
+
+// y = x / sqrt(mean(x²) + eps) · w in double
+vecd rmsnorm_ref(const vecd& x, const vecd& w, int N, int C, double eps) {
+    vecd y(x.size());
+    for (int n = 0; n < N; n++) {
+        double ss = 0.0;
+        for (int i = 0; i < C; i++) ss += x[(size_t)n * C + i] * x[(size_t)n * C + i];
+        double r = 1.0 / std::sqrt(ss / C + eps);
+        for (int i = 0; i < C; i++) y[(size_t)n * C + i] = x[(size_t)n * C + i] * r * w[i];
+    }
+    return y;
+}
+}  // namespace
+
+TEST_CASE("rmsnorm_forward_fast and residual_rmsnorm_forward match rmsnorm_forward (after the add)",
+          "[rmsnorm][fast]") {
+    std::mt19937 rng(1701);
+    for (const NormShape& s : norm_shapes) {
+        INFO("N=" << s.N << " C=" << s.C);
+        size_t n = (size_t)s.N * s.C;
+        vecf x = random_vec(rng, n, -2, 2), y = random_vec(rng, n, -2, 2), w = random_vec(rng, s.C, 0.5f, 1.5f);
+        vecf out_ref(n), rstd_ref(s.N);
+        rmsnorm_forward(out_ref.data(), rstd_ref.data(), x.data(), w.data(), s.N, s.C, 1e-5f);
+        vecf out(n, NaN), rstd(s.N, NaN);
+        rmsnorm_forward_fast(out.data(), rstd.data(), x.data(), w.data(), s.N, s.C, 1e-5f);
+        check_same("out", out, out_ref);
+        check_same("rstd", rstd, rstd_ref);
+
+        vecf sum(n);
+        for (size_t i = 0; i < n; i++) sum[i] = x[i] + y[i];
+        rmsnorm_forward(out_ref.data(), rstd_ref.data(), sum.data(), w.data(), s.N, s.C, 1e-5f);
+        vecf res(n, NaN);
+        residual_rmsnorm_forward(res.data(), out.data(), rstd.data(), x.data(), y.data(), w.data(), s.N, s.C, 1e-5f);
+        check_equal("res = x + y", res, sum);
+        check_same("out after the add", out, out_ref);
+        check_same("rstd after the add", rstd, rstd_ref);
+        // res may alias x
+        vecf xa = x;
+        residual_rmsnorm_forward(xa.data(), out.data(), rstd.data(), xa.data(), y.data(), w.data(), s.N, s.C, 1e-5f);
+        check_equal("res in place of x", xa, sum);
+    }
+}
+
+TEST_CASE("rmsnorm_backward_fast matches rmsnorm_backward and finite differences, the same on 1 and 2 threads",
+          "[rmsnorm][fast]") {
+    std::mt19937 rng(1702);
+    for (const NormShape& s : norm_shapes) {
+        INFO("N=" << s.N << " C=" << s.C);
+        int N = s.N, C = s.C;
+        size_t n = (size_t)N * C;
+        vecf x = random_vec(rng, n, -2, 2), w = random_vec(rng, C, 0.5f, 1.5f), R = random_vec(rng, n, -1, 1);
+        vecf out(n), rstd(N);
+        rmsnorm_forward(out.data(), rstd.data(), x.data(), w.data(), N, C, 1e-5f);
+        vecf dx0 = random_vec(rng, n, -1, 1), dw0 = random_vec(rng, C, -1, 1);
+        vecf dx_ref = dx0, dw_ref = dw0;
+        rmsnorm_backward(dx_ref.data(), dw_ref.data(), R.data(), x.data(), w.data(), rstd.data(), N, C);
+        vecf dx[2], dw[2];
+        for (int k = 0; k < 2; k++) {
+            dx[k] = dx0;
+            dw[k] = dw0;
+            with_threads(k + 1, [&] {
+                rmsnorm_backward_fast(dx[k].data(), dw[k].data(), R.data(), x.data(), w.data(), rstd.data(), N, C);
+            });
+        }
+        check_same("dinp (pre-filled)", dx[0], dx_ref);
+        check_same("dweight (pre-filled)", dw[0], dw_ref);
+        check_equal("dinp, 2 threads vs 1", dx[1], dx[0]);
+        check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
+        if (n <= 3000) {
+            vecf dxz(n, 0.0f), dwz(C, 0.0f);
+            rmsnorm_backward_fast(dxz.data(), dwz.data(), R.data(), x.data(), w.data(), rstd.data(), N, C);
+            vecd wd = to_double(w), xd = to_double(x);
+            vecd gx = fd_grad([&](const vecd& v) { return rmsnorm_ref(v, wd, N, C, 1e-5); }, xd, to_double(R));
+            vecd gw = fd_grad([&](const vecd& v) { return rmsnorm_ref(xd, v, N, C, 1e-5); }, wd, to_double(R));
+            check_close("dinp vs finite differences", dxz, gx, BWD_RTOL, BWD_ATOL);
+            check_close("dweight vs finite differences", dwz, gw, BWD_RTOL, BWD_ATOL);
+        }
+    }
+}
+
+// ======================================================================== swiglu
+
+TEST_CASE("swiglu fast forward and backward match the plain kernels and finite differences", "[swiglu][fast]") {
+    struct Shape { int N, H; };
+    const Shape shapes[] = {{1, 1}, {7, 13}, {3, 67}, {40, 64}};
+    std::mt19937 rng(1801);
+    for (const Shape& s : shapes) {
+        INFO("N=" << s.N << " H=" << s.H);
+        size_t n = (size_t)s.N * s.H;
+        vecf h13 = random_vec(rng, 2 * n, -6, 6), R = random_vec(rng, n, -1, 1);
+        vecf out_ref(n), out(n, NaN), d_ref(2 * n), d(2 * n, NaN);
+        swiglu_forward(out_ref.data(), h13.data(), s.N, s.H);
+        swiglu_forward_fast(out.data(), h13.data(), s.N, s.H);
+        check_same("out", out, out_ref);
+        swiglu_backward(d_ref.data(), R.data(), h13.data(), s.N, s.H);
+        swiglu_backward_fast(d.data(), R.data(), h13.data(), s.N, s.H);
+        check_same("dh13", d, d_ref);
+        auto ref = [&](const vecd& v) {
+            vecd o(n);
+            for (int r = 0; r < s.N; r++)
+                for (int i = 0; i < s.H; i++) {
+                    double a = v[(size_t)r * 2 * s.H + i], b = v[(size_t)r * 2 * s.H + s.H + i];
+                    o[(size_t)r * s.H + i] = a / (1.0 + std::exp(-a)) * b;
+                }
+            return o;
+        };
+        check_close("dh13 vs finite differences", d, fd_grad(ref, to_double(h13), to_double(R)), BWD_RTOL, BWD_ATOL);
+    }
+}
+
+// ======================================================================== rope
+
+TEST_CASE("rope fast forward and backward match rope_forward and rope_backward", "[rope][fast]") {
+    struct Shape { int B, T, NH, NKV, HS; };
+    // head sizes below, at, between and above the vector widths (2, 6, 8, 18, 64)
+    const Shape shapes[] = {{2, 5, 4, 2, 6}, {1, 1, 2, 1, 2}, {2, 9, 3, 3, 18}, {1, 7, 4, 1, 8}, {2, 33, 4, 4, 64}};
+    std::mt19937 rng(1901);
+    for (const Shape& s : shapes) {
+        INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
+        size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS;
+        vecf fc((size_t)s.T * (s.HS / 2)), fs(fc.size()), c2((size_t)s.T * s.HS), s2(c2.size());
+        rope_precompute(fc.data(), fs.data(), s.T, s.HS, 10000.0f);
+        rope_expand_tables(c2.data(), s2.data(), fc.data(), fs.data(), s.T, s.HS);
+        vecf x = random_vec(rng, n, -1, 1);
+        vecf a = x, b = x;
+        rope_forward(a.data(), fc.data(), fs.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        rope_forward_fast(b.data(), c2.data(), s2.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        check_same("forward", b, a);
+        a = x;
+        b = x;
+        rope_backward(a.data(), fc.data(), fs.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        rope_backward_fast(b.data(), c2.data(), s2.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        check_same("backward", b, a);
+        // the backward is the gradient of Σ rope(x)·R: finite differences of a
+        // double rotation by the same (float) tables
+        if (n <= 2000) {
+            vecf R = random_vec(rng, n, -1, 1), g = R;
+            rope_backward_fast(g.data(), c2.data(), s2.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            const int row = (s.NH + 2 * s.NKV) * s.HS;
+            auto fwd = [&](vecd v) {
+                for (int bt = 0; bt < s.B * s.T; bt++)
+                    for (int h = 0; h < s.NH + s.NKV; h++)
+                        for (int i = 0; i < s.HS / 2; i++) {
+                            double c = fc[(size_t)(bt % s.T) * (s.HS / 2) + i], sn = fs[(size_t)(bt % s.T) * (s.HS / 2) + i];
+                            double* p = &v[(size_t)bt * row + h * s.HS + 2 * i];
+                            double x0 = p[0], x1 = p[1];
+                            p[0] = x0 * c - x1 * sn;
+                            p[1] = x0 * sn + x1 * c;
+                        }
+                return v;
+            };
+            check_close("backward vs finite differences", g, fd_grad(fwd, to_double(x), to_double(R)), BWD_RTOL, BWD_ATOL);
+        }
+        // v is untouched
+        const int row = (s.NH + 2 * s.NKV) * s.HS;
+        size_t moved = 0;
+        for (size_t i = 0; i < n; i++)
+            if ((int)(i % row) >= (s.NH + s.NKV) * s.HS && b[i] != x[i]) moved++;
+        CHECK(moved == 0);
+    }
+}
+
+// ======================================================================== classifier
+
+namespace {
+// losses (N) = logsumexp(x·Wᵀ) − (x·Wᵀ)[target], in double
+vecd classifier_ref(const vecd& x, const vecd& w, const std::vector<int>& tgt, int N, int C, int V) {
+    vecd loss(N), z(V);
+    for (int n = 0; n < N; n++) {
+        double mx = -1e300, sum = 0.0;
+        for (int v = 0; v < V; v++) {
+            double s = 0.0;
+            for (int i = 0; i < C; i++) s += x[(size_t)n * C + i] * w[(size_t)v * C + i];
+            z[v] = s;
+            mx = std::max(mx, s);
+        }
+        for (int v = 0; v < V; v++) sum += std::exp(z[v] - mx);
+        loss[n] = std::log(sum) + mx - z[tgt[n]];
+    }
+    return loss;
+}
+}  // namespace
+
+TEST_CASE("classifier_forward_backward matches matmul + crossentropy + matmul_backward, and finite differences",
+          "[classifier][fast]") {
+    struct Shape { int N, C, V; };
+    // one row, chunks of 512 rows plus a tail, vocabularies off the vector width
+    const Shape shapes[] = {{1, 3, 5}, {9, 16, 37}, {600, 24, 70}, {1030, 8, 17}};
+    std::mt19937 rng(2001);
+    for (const Shape& s : shapes) {
+        INFO("N=" << s.N << " C=" << s.C << " V=" << s.V);
+        int N = s.N, C = s.C, V = s.V;
+        vecf x = random_vec(rng, (size_t)N * C, -1, 1), w = random_vec(rng, (size_t)V * C, -1, 1);
+        std::vector<int> tgt = random_tokens(rng, N, V);
+        const float dloss = 1.0f / N;
+        // the plain chain
+        vecf logits((size_t)N * V), loss_ref(N), dx_ref((size_t)N * C, 0.0f), dw0 = random_vec(rng, w.size(), -1, 1);
+        vecf dw_ref = dw0;
+        matmul_forward(logits.data(), x.data(), w.data(), N, C, V);
+        crossentropy_forward(loss_ref.data(), logits.data(), logits.data(), tgt.data(), N, V);
+        crossentropy_backward(logits.data(), logits.data(), tgt.data(), dloss, N, V);
+        matmul_backward(dx_ref.data(), dw_ref.data(), logits.data(), x.data(), w.data(), N, C, V);
+        // fused
+        vecf chunk((size_t)std::min(N, CLASSIFIER_CHUNK) * V), loss(N, NaN), dx((size_t)N * C, NaN), dw = dw0;
+        classifier_forward_backward(loss.data(), dx.data(), dw.data(), chunk.data(), x.data(), w.data(), tgt.data(),
+                                    dloss, N, C, V);
+        check_same("losses", loss, loss_ref);
+        check_same("dx (overwritten)", dx, dx_ref);
+        check_same("dW (accumulated)", dw, dw_ref);
+        // loss only: same losses, gradients untouched
+        vecf loss2(N, NaN);
+        classifier_forward_backward(loss2.data(), nullptr, nullptr, chunk.data(), x.data(), w.data(), tgt.data(),
+                                    dloss, N, C, V);
+        check_equal("losses without gradients", loss2, loss);
+        if ((size_t)N * C + (size_t)V * C <= 800) {
+            vecf dxz((size_t)N * C, NaN), dwz((size_t)V * C, 0.0f);
+            classifier_forward_backward(loss.data(), dxz.data(), dwz.data(), chunk.data(), x.data(), w.data(),
+                                        tgt.data(), dloss, N, C, V);
+            vecd Rl(N, dloss), xd = to_double(x), wd = to_double(w);
+            vecd gx = fd_grad([&](const vecd& v) { return classifier_ref(v, wd, tgt, N, C, V); }, xd, Rl);
+            vecd gw = fd_grad([&](const vecd& v) { return classifier_ref(xd, v, tgt, N, C, V); }, wd, Rl);
+            check_close("dx vs finite differences", dxz, gx, BWD_RTOL, BWD_ATOL);
+            check_close("dW vs finite differences", dwz, gw, BWD_RTOL, BWD_ATOL);
+        }
+    }
+}
+
+// ======================================================================== adamw
+
+TEST_CASE("adamw_update_fast matches adamw_update over several steps, with and without decay, odd sizes",
+          "[adamw][fast]") {
+    std::mt19937 rng(2101);
+    for (size_t n : {(size_t)1, (size_t)7, (size_t)37, (size_t)1000}) {
+        for (float wd : {0.0f, 0.1f}) {
+            INFO("n=" << n << " weight_decay=" << wd);
+            vecf p = random_vec(rng, n, -1, 1), m(n, 0.0f), v(n, 0.0f);
+            vecf pf = p, mf = m, vf_ = v;
+            for (int t = 1; t <= 5; t++) {
+                vecf g = random_vec(rng, n, -1, 1);
+                adamw_update(p.data(), g.data(), m.data(), v.data(), n, 1e-2f, 0.9f, 0.95f, 1e-8f, wd, t, 0.7f);
+                adamw_update_fast(pf.data(), g.data(), mf.data(), vf_.data(), n, 1e-2f, 0.9f, 0.95f, 1e-8f, wd, t, 0.7f);
+            }
+            check_same("params", pf, p);
+            check_same("m", mf, m);
+            check_same("v", vf_, v);
+        }
+    }
+}
+
+TEST_CASE("grad_norm_squared_fast equals the plain sum to double rounding, the same bits on 1 and 2 threads",
+          "[adamw][fast]") {
+    std::mt19937 rng(2102);
+    for (size_t n : {(size_t)1, (size_t)9, (size_t)16385, (size_t)100003}) {
+        INFO("n=" << n);
+        vecf g = random_vec(rng, n, -1, 1);
+        double plain = grad_norm_squared(g.data(), n), fast[2];
+        for (int k = 0; k < 2; k++) with_threads(k + 1, [&] { fast[k] = grad_norm_squared_fast(g.data(), n); });
+        CHECK(std::fabs(fast[0] - plain) <= 1e-12 * plain);
+        CHECK(fast[1] == fast[0]);
+    }
+}
