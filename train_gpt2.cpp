@@ -1,0 +1,782 @@
+// train_gpt2.cpp: train GPT-2 on the CPU, reading and writing llm.c's files.
+//
+// Read top to bottom: config, parameter layout, activation layout, forward,
+// backward, AdamW update, evaluation and sampling, model files and
+// checkpoints, then main. Every forward and backward pass is written out by
+// hand from the kernels in kernels/cpu/ (one op per file); there is no autograd.
+//
+// Model (GPT-2, as llm.c's train_gpt2.c): token embedding + learned position
+// embedding; per layer pre-LayerNorm → fused QKV projection with bias → causal
+// multi-head attention → output projection with bias → residual → LayerNorm →
+// MLP of 4·C with biases and GELU (tanh approximation) → residual; final
+// LayerNorm; output head tied to the token embedding; mean cross-entropy.
+//
+// The vocabulary is padded to Vp, a multiple of 128, as llm.c does, so that
+// llm.c's model files load unchanged: wte has Vp rows, but only the first V
+// are the vocabulary. The head multiplies by those V rows only, so the padded
+// rows never reach a logit, the softmax or the loss, and get no gradient.
+//
+// Files: -e reads llm.c's model file (gpt2_124M.bin: magic 20240326, version 3,
+// fp32) or our checkpoint (with AdamW state, for exact resume). Every
+// checkpoint is written both ways: ckpt_NNNNNN.bin (ours) and model_NNNNNN.bin
+// (llm.c's), like llm.c's own state_ and model_ files. Data are llm.c's token
+// shards (magic 20240520), e.g. from `build/prepro --gpt2`.
+//
+// Shape letters, the same in every file: B batch, T time, C channels, NH heads,
+// HS head size (C/NH), V vocabulary, Vp padded vocabulary, L layers, maxT the
+// longest sequence (rows of wpe).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "common/args.h"
+#include "common/checkpoint.h"
+#include "common/dataloader.h"
+#include "common/llmc_model.h"
+#include "common/logger.h"
+#include "common/optimizer.h"
+#include "common/report.h"
+#include "common/rng.h"
+#include "common/sampler.h"
+#include "common/trainer.h"
+#include "common/util.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/bias.h"
+#include "kernels/cpu/crossentropy.h"
+#include "kernels/cpu/embedding.h"
+#include "kernels/cpu/gelu.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/position.h"
+#include "kernels/cpu/residual.h"
+#include "tokenizer/tokenizer.h"
+
+// ----------------------------------------------------------------------------
+// Config
+
+struct GPT2Config {
+    int maxT = 0;  // longest sequence: rows of the position embedding
+    int V = 0;     // vocabulary size
+    int Vp = 0;    // V padded (llm.c: up to a multiple of 128); rows of wte
+    int L = 0;     // layers
+    int NH = 0;    // heads
+    int C = 0;     // channels
+    float norm_eps = 1e-5f;
+};
+
+// llm.c pads the vocabulary to a multiple of 128 (50257 → 50304).
+static int padded_vocab(int V) { return (V + 127) / 128 * 128; }
+
+struct ModelPreset {
+    const char* name;
+    GPT2Config config;
+};
+
+// {maxT, V, Vp, L, NH, C}
+static const ModelPreset MODEL_PRESETS[] = {
+    {"gpt2-124M", {1024, 50257, 50304, 12, 12, 768}},  // 124.48M parameters (OpenAI's GPT-2 small)
+    {"gpt2-tiny", {64, 500, 512, 2, 4, 64}},           // 0.14M parameters, for tests
+};
+
+// Checks that the shape is buildable; `where` says where it came from.
+static void config_validate(const GPT2Config& c, const char* where) {
+    if (c.maxT < 1 || c.V < 1 || c.L < 1 || c.NH < 1 || c.C < 1)
+        die("%s: every model size must be positive (seq-len %d, vocab %d, layers %d, heads %d, dim %d)", where, c.maxT,
+            c.V, c.L, c.NH, c.C);
+    if (c.Vp < c.V) die("%s: padded vocab %d is smaller than the vocab %d", where, c.Vp, c.V);
+    if (c.C % c.NH != 0) die("%s: dim %d is not divisible by heads %d", where, c.C, c.NH);
+}
+
+// The config lives in the checkpoint header at CKPT_CONFIG_OFFSET, in this order.
+static void config_to_header(const GPT2Config& c, int* header) {
+    int* h = header + CKPT_CONFIG_OFFSET;
+    h[0] = c.maxT; h[1] = c.V; h[2] = c.Vp; h[3] = c.L; h[4] = c.NH; h[5] = c.C;
+    memcpy(&h[6], &c.norm_eps, sizeof(float));
+}
+
+static GPT2Config config_from_header(const int* header) {
+    const int* h = header + CKPT_CONFIG_OFFSET;
+    GPT2Config c;
+    c.maxT = h[0]; c.V = h[1]; c.Vp = h[2]; c.L = h[3]; c.NH = h[4]; c.C = h[5];
+    memcpy(&c.norm_eps, &h[6], sizeof(float));
+    return c;
+}
+
+static GPT2Config config_from_llmc(const LlmcShape& s) {
+    GPT2Config c;
+    c.maxT = s.maxT; c.V = s.V; c.Vp = s.Vp; c.L = s.L; c.NH = s.NH; c.C = s.C;
+    return c;
+}
+
+static LlmcShape llmc_shape(const GPT2Config& c) {
+    LlmcShape s;
+    s.maxT = c.maxT; s.V = c.V; s.Vp = c.Vp; s.L = c.L; s.NH = c.NH; s.C = c.C;
+    return s;
+}
+
+// ----------------------------------------------------------------------------
+// Parameters: one allocation, a struct of pointers into it, in llm.c's order
+// and layout (so an llm.c model file is this blob after its header).
+// Layers are stacked inside each tensor; matrices are (out, in).
+
+constexpr int NUM_PARAM_TENSORS = 16;
+struct ParameterTensors {
+    float* wte;       // (Vp, C) token embedding, also the output head (rows < V)
+    float* wpe;       // (maxT, C) position embedding
+    float* ln1w;      // (L, C)
+    float* ln1b;      // (L, C)
+    float* qkvw;      // (L, 3·C, C): rows of wq, then wk, then wv
+    float* qkvb;      // (L, 3·C)
+    float* attprojw;  // (L, C, C)
+    float* attprojb;  // (L, C)
+    float* ln2w;      // (L, C)
+    float* ln2b;      // (L, C)
+    float* fcw;       // (L, 4·C, C)
+    float* fcb;       // (L, 4·C)
+    float* fcprojw;   // (L, C, 4·C)
+    float* fcprojb;   // (L, C)
+    float* lnfw;      // (C)
+    float* lnfb;      // (C)
+};
+// AdamW decays the 2-D tensors (both embeddings and the weight matrices), as
+// llm.c and nanoGPT do; never biases or LayerNorm parameters.
+static const bool PARAM_DECAY[NUM_PARAM_TENSORS] = {true,  true,  false, false, true,  false, true,  false,
+                                                    false, false, true,  false, true,  false, false, false};
+
+// In size_t to lay out the blob, or in double to check a file's header
+// before allocating (where a corrupt header's sizes must not wrap around).
+template <typename Num>
+static void param_sizes(Num* sizes, const GPT2Config& c) {
+    Num C = c.C, L = c.L, Vp = c.Vp, maxT = c.maxT;
+    Num s[NUM_PARAM_TENSORS] = {Vp * C, maxT * C, L * C,     L * C,     L * 3 * C * C,     L * 3 * C, L * C * C, L * C,
+                                L * C,  L * C,    L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C,     C,         C};
+    memcpy(sizes, s, sizeof s);
+}
+
+static void point_parameters(ParameterTensors* p, float* memory, const size_t* sizes) {
+    float** ptrs[NUM_PARAM_TENSORS] = {&p->wte,  &p->wpe,  &p->ln1w, &p->ln1b,    &p->qkvw,    &p->qkvb,
+                                       &p->attprojw, &p->attprojb, &p->ln2w, &p->ln2b, &p->fcw, &p->fcb,
+                                       &p->fcprojw, &p->fcprojb, &p->lnfw, &p->lnfb};
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        *ptrs[i] = memory;
+        memory += sizes[i];
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Activations: what forward keeps for backward, one allocation sized for (B, T).
+
+struct ActivationTensors {
+    float* encoded;    // (B, T, C) wte[token] + wpe[t] = residual stream into layer 0
+    float* ln1;        // (L, B, T, C) LayerNorm before attention
+    float* ln1_mean;   // (L, B, T)
+    float* ln1_rstd;   // (L, B, T)
+    float* qkv;        // (L, B, T, 3·C)
+    float* att;        // (L, B, NH, T, T) attention probabilities
+    float* atty;       // (L, B, T, C) attention output before the projection
+    float* res_att;    // (L, B, T, C) residual stream after attention
+    float* ln2;        // (L, B, T, C) LayerNorm before the MLP
+    float* ln2_mean;   // (L, B, T)
+    float* ln2_rstd;   // (L, B, T)
+    float* fch;        // (L, B, T, 4·C) MLP hidden layer before GELU
+    float* fch_gelu;   // (L, B, T, 4·C) after GELU
+    float* res_ffn;    // (L, B, T, C) residual stream after the MLP = next layer's input
+    float* lnf;        // (B, T, C) final LayerNorm
+    float* lnf_mean;   // (B, T)
+    float* lnf_rstd;   // (B, T)
+    float* logits;     // (B, T, V) logits, then probabilities, then their gradient (in place)
+    float* losses;     // (B, T)
+    float* scratch;    // (B, T, C) projection output before the residual add
+};
+constexpr int NUM_ACT_TENSORS = 20;
+
+static void act_sizes(size_t* s, const GPT2Config& c, int B, int T) {
+    size_t BT = (size_t)B * T, L = c.L, C = c.C;
+    size_t sizes[NUM_ACT_TENSORS] = {BT * C,     L * BT * C, L * BT,     L * BT,     L * BT * 3 * C,
+                                     L * B * c.NH * T * T,   L * BT * C, L * BT * C, L * BT * C,
+                                     L * BT,     L * BT,     L * BT * 4 * C,         L * BT * 4 * C,
+                                     L * BT * C, BT * C,     BT,         BT,         BT * c.V,
+                                     BT,         BT * C};
+    memcpy(s, sizes, sizeof sizes);
+}
+
+// Gradients of activations: reused layer after layer, so sized for one layer.
+struct GradScratch {
+    float* dresidual;  // (B, T, C) ∂L/∂ residual stream at the current point
+    float* dln;        // (B, T, C) ∂L/∂ a LayerNorm output
+    float* dqkv;       // (B, T, 3·C)
+    float* datty;      // (B, T, C)
+    float* dfch;       // (B, T, 4·C) ∂L/∂ GELU output, then (in place) ∂L/∂ its input
+};
+constexpr int NUM_GRAD_SCRATCH = 5;
+
+// ----------------------------------------------------------------------------
+// The model
+
+struct GPT2 {
+    GPT2Config config;
+    size_t param_sizes[NUM_PARAM_TENSORS];
+    size_t num_params = 0;
+    float* params_memory = nullptr;
+    float* grads_memory = nullptr;
+    float* m_memory = nullptr;     // AdamW moments, allocated at the first update
+    float* v_memory = nullptr;
+    ParameterTensors params, grads;
+    // activations, allocated at the first forward for (B, T); smaller batches fit too
+    int B = 0, T = 0;
+    float* acts_memory = nullptr;
+    ActivationTensors acts;
+    float* grad_scratch_memory = nullptr;
+    GradScratch gs;
+    std::vector<int> inputs, targets;
+    float mean_loss = 0.0f;
+    int64_t step = 0;              // optimizer steps done
+};
+
+static void gpt2_build(GPT2* model, const GPT2Config& config) {
+    config_validate(config, "model config");
+    model->config = config;
+    param_sizes(model->param_sizes, config);
+    model->num_params = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) model->num_params += model->param_sizes[i];
+    model->params_memory = (float*)calloc_check(model->num_params * sizeof(float), "parameters");
+    model->grads_memory = (float*)calloc_check(model->num_params * sizeof(float), "gradients");
+    point_parameters(&model->params, model->params_memory, model->param_sizes);
+    point_parameters(&model->grads, model->grads_memory, model->param_sizes);
+}
+
+static void gpt2_free(GPT2* model) {
+    free(model->params_memory);
+    free(model->grads_memory);
+    free(model->m_memory);
+    free(model->v_memory);
+    free(model->acts_memory);
+    free(model->grad_scratch_memory);
+}
+
+// Init as llm.c's train_gpt2.py: N(0, 0.02) for the embeddings and matrices,
+// the two projections that write into the residual stream (attprojw, fcprojw)
+// scaled by 1/sqrt(2L) so the stream's variance does not grow with depth;
+// biases 0, LayerNorm weights 1; the padded vocabulary rows 0.
+static void gpt2_init_params(GPT2* model, uint64_t seed) {
+    Rng rng = rng_make(seed);
+    const GPT2Config& c = model->config;
+    float* mem = model->params_memory;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        bool is_ln_weight = i == 2 || i == 8 || i == 14;
+        float std = (i == 6 || i == 12) ? 0.02f / sqrtf(2.0f * c.L) : 0.02f;
+        size_t n = i == 0 ? (size_t)c.V * c.C : model->param_sizes[i];  // wte's padded rows stay 0 (calloc)
+        for (size_t j = 0; j < n; j++) mem[j] = is_ln_weight ? 1.0f : PARAM_DECAY[i] ? std * rng_normal(&rng) : 0.0f;
+        mem += model->param_sizes[i];
+    }
+}
+
+static void gpt2_alloc_activations(GPT2* model, int B, int T) {
+    const GPT2Config& c = model->config;
+    if (T > c.maxT) die("sequence length T=%d exceeds the model's seq-len %d", T, c.maxT);
+    size_t sizes[NUM_ACT_TENSORS], total = 0;
+    act_sizes(sizes, c, B, T);
+    for (size_t s : sizes) total += s;
+    model->acts_memory = (float*)malloc_check(total * sizeof(float), "activations");
+    ActivationTensors& a = model->acts;
+    float** ptrs[NUM_ACT_TENSORS] = {&a.encoded, &a.ln1,     &a.ln1_mean, &a.ln1_rstd, &a.qkv,     &a.att,   &a.atty,
+                                     &a.res_att, &a.ln2,     &a.ln2_mean, &a.ln2_rstd, &a.fch,     &a.fch_gelu,
+                                     &a.res_ffn, &a.lnf,     &a.lnf_mean, &a.lnf_rstd, &a.logits,  &a.losses,
+                                     &a.scratch};
+    float* p = model->acts_memory;
+    for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
+
+    size_t BT = (size_t)B * T, C = c.C;
+    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * C, BT * C, BT * 3 * C, BT * C, BT * 4 * C};
+    total = 0;
+    for (size_t s : gsizes) total += s;
+    model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
+    GradScratch& g = model->gs;
+    float** gptrs[NUM_GRAD_SCRATCH] = {&g.dresidual, &g.dln, &g.dqkv, &g.datty, &g.dfch};
+    p = model->grad_scratch_memory;
+    for (int i = 0; i < NUM_GRAD_SCRATCH; i++) { *gptrs[i] = p; p += gsizes[i]; }
+    model->B = B;
+    model->T = T;
+}
+
+// ----------------------------------------------------------------------------
+// Forward. inputs and targets are (B, T). With targets, returns the mean loss
+// and leaves probabilities in acts.logits for backward; without, leaves logits.
+
+static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, int B, int T) {
+    if (!model->acts_memory) gpt2_alloc_activations(model, B, T);
+    if ((size_t)B * T > (size_t)model->B * model->T || T > model->T)
+        die("forward with B=%d, T=%d but activations were sized for B=%d, T=%d", B, T, model->B, model->T);
+    const GPT2Config& c = model->config;
+    const int V = c.V, C = c.C, L = c.L, NH = c.NH, HS = C / NH;
+    const size_t BT = (size_t)B * T;
+    for (size_t i = 0; i < BT; i++)
+        if (inputs[i] < 0 || inputs[i] >= V) die("input token %d at position %zu is outside vocab [0, %d)", inputs[i], i, V);
+    model->inputs.assign(inputs, inputs + BT);
+    if (targets) model->targets.assign(targets, targets + BT);
+
+    ParameterTensors p = model->params;
+    ActivationTensors a = model->acts;
+    embedding_forward(a.encoded, inputs, p.wte, (int)BT, C);
+    position_forward(a.encoded, p.wpe, B, T, C);
+    const float* x = a.encoded;  // the residual stream entering the layer
+    for (int l = 0; l < L; l++) {
+        float* ln1 = a.ln1 + l * BT * C;
+        float* ln1_mean = a.ln1_mean + l * BT;
+        float* ln1_rstd = a.ln1_rstd + l * BT;
+        float* qkv = a.qkv + l * BT * 3 * C;
+        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* atty = a.atty + l * BT * C;
+        float* res_att = a.res_att + l * BT * C;
+        float* ln2 = a.ln2 + l * BT * C;
+        float* ln2_mean = a.ln2_mean + l * BT;
+        float* ln2_rstd = a.ln2_rstd + l * BT;
+        float* fch = a.fch + l * BT * 4 * C;
+        float* fch_gelu = a.fch_gelu + l * BT * 4 * C;
+        float* res_ffn = a.res_ffn + l * BT * C;
+        // attention block
+        layernorm_forward(ln1, ln1_mean, ln1_rstd, x, p.ln1w + l * C, p.ln1b + l * C, (int)BT, C, c.norm_eps);
+        matmul_forward_bias(qkv, ln1, p.qkvw + (size_t)l * 3 * C * C, p.qkvb + l * 3 * C, (int)BT, C, 3 * C);
+        attention_forward(atty, att, qkv, B, T, NH, NH, HS);
+        matmul_forward_bias(a.scratch, atty, p.attprojw + (size_t)l * C * C, p.attprojb + l * C, (int)BT, C, C);
+        residual_forward(res_att, x, a.scratch, BT * C);
+        // MLP block
+        layernorm_forward(ln2, ln2_mean, ln2_rstd, res_att, p.ln2w + l * C, p.ln2b + l * C, (int)BT, C, c.norm_eps);
+        matmul_forward_bias(fch, ln2, p.fcw + (size_t)l * 4 * C * C, p.fcb + l * 4 * C, (int)BT, C, 4 * C);
+        gelu_forward(fch_gelu, fch, BT * 4 * C);
+        matmul_forward_bias(a.scratch, fch_gelu, p.fcprojw + (size_t)l * C * 4 * C, p.fcprojb + l * C, (int)BT, 4 * C, C);
+        residual_forward(res_ffn, res_att, a.scratch, BT * C);
+        x = res_ffn;
+    }
+    layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, x, p.lnfw, p.lnfb, (int)BT, C, c.norm_eps);
+    // the head: the first V rows of wte; the padded rows are not part of the vocabulary
+    matmul_forward(a.logits, a.lnf, p.wte, (int)BT, C, V);
+    if (!targets) return 0.0f;
+    for (size_t i = 0; i < BT; i++)
+        if (targets[i] < 0 || targets[i] >= V) die("target token %d at position %zu is outside vocab [0, %d)", targets[i], i, V);
+    crossentropy_forward(a.losses, a.logits, a.logits, targets, (int)BT, V);
+    double sum = 0.0;
+    for (size_t i = 0; i < BT; i++) sum += a.losses[i];
+    model->mean_loss = (float)(sum / BT);
+    return model->mean_loss;
+}
+
+// ----------------------------------------------------------------------------
+// Backward: after a forward with targets, adds ∂(loss_scale · mean loss)/∂θ
+// into model->grads. loss_scale is 1/accum_steps under gradient accumulation.
+
+static void gpt2_zero_grad(GPT2* model) { memset(model->grads_memory, 0, model->num_params * sizeof(float)); }
+
+static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
+    const GPT2Config& c = model->config;
+    const int V = c.V, C = c.C, L = c.L, NH = c.NH, HS = C / NH;
+    const size_t BT = (size_t)B * T;
+    ParameterTensors p = model->params, g = model->grads;
+    ActivationTensors a = model->acts;
+    GradScratch gs = model->gs;
+
+    // loss → logits: the mean over BT positions gives each loss 1/BT
+    crossentropy_backward(a.logits, a.logits, model->targets.data(), loss_scale / BT, (int)BT, V);
+    // head and final norm; the last layer's output is the residual stream there
+    memset(gs.dln, 0, BT * C * sizeof(float));
+    memset(gs.dresidual, 0, BT * C * sizeof(float));
+    matmul_backward(gs.dln, g.wte, a.logits, a.lnf, p.wte, (int)BT, C, V);
+    const float* x_last = a.res_ffn + (size_t)(L - 1) * BT * C;
+    layernorm_backward(gs.dresidual, g.lnfw, g.lnfb, gs.dln, x_last, p.lnfw, a.lnf_mean, a.lnf_rstd, (int)BT, C);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const float* x = l == 0 ? a.encoded : a.res_ffn + (size_t)(l - 1) * BT * C;
+        float* ln1 = a.ln1 + l * BT * C;
+        float* ln1_mean = a.ln1_mean + l * BT;
+        float* ln1_rstd = a.ln1_rstd + l * BT;
+        float* qkv = a.qkv + l * BT * 3 * C;
+        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* atty = a.atty + l * BT * C;
+        float* res_att = a.res_att + l * BT * C;
+        float* ln2 = a.ln2 + l * BT * C;
+        float* ln2_mean = a.ln2_mean + l * BT;
+        float* ln2_rstd = a.ln2_rstd + l * BT;
+        float* fch = a.fch + l * BT * 4 * C;
+        float* fch_gelu = a.fch_gelu + l * BT * 4 * C;
+        // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
+        // unchanged both to the projection's output and to res_att.
+        memset(gs.dfch, 0, BT * 4 * C * sizeof(float));
+        matmul_backward_bias(gs.dfch, g.fcprojw + (size_t)l * C * 4 * C, g.fcprojb + l * C, gs.dresidual, fch_gelu,
+                             p.fcprojw + (size_t)l * C * 4 * C, (int)BT, 4 * C, C);
+        gelu_backward(gs.dfch, fch, gs.dfch, BT * 4 * C);
+        memset(gs.dln, 0, BT * C * sizeof(float));
+        matmul_backward_bias(gs.dln, g.fcw + (size_t)l * 4 * C * C, g.fcb + l * 4 * C, gs.dfch, ln2,
+                             p.fcw + (size_t)l * 4 * C * C, (int)BT, C, 4 * C);
+        layernorm_backward(gs.dresidual, g.ln2w + l * C, g.ln2b + l * C, gs.dln, res_att, p.ln2w + l * C, ln2_mean,
+                           ln2_rstd, (int)BT, C);
+        // attention block. dresidual now holds ∂L/∂res_att.
+        memset(gs.datty, 0, BT * C * sizeof(float));
+        matmul_backward_bias(gs.datty, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, gs.dresidual, atty,
+                             p.attprojw + (size_t)l * C * C, (int)BT, C, C);
+        attention_backward(gs.dqkv, gs.datty, qkv, att, B, T, NH, NH, HS);
+        memset(gs.dln, 0, BT * C * sizeof(float));
+        matmul_backward_bias(gs.dln, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C, gs.dqkv, ln1,
+                             p.qkvw + (size_t)l * 3 * C * C, (int)BT, C, 3 * C);
+        layernorm_backward(gs.dresidual, g.ln1w + l * C, g.ln1b + l * C, gs.dln, x, p.ln1w + l * C, ln1_mean,
+                           ln1_rstd, (int)BT, C);
+        // dresidual now holds ∂L/∂x, the gradient flowing into the layer below
+    }
+    // x = wte[token] + wpe[t]: the add passes dresidual to both tables
+    embedding_backward(g.wte, gs.dresidual, model->inputs.data(), (int)BT, C);
+    position_backward(g.wpe, gs.dresidual, B, T, C);
+}
+
+// ----------------------------------------------------------------------------
+// Update: global gradient-norm clipping, then AdamW over each parameter tensor
+// (decay on 2-D tensors only, PARAM_DECAY). Returns the gradient norm before clipping.
+
+static void gpt2_alloc_optimizer(GPT2* model) {
+    if (model->m_memory) return;
+    model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
+    model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
+}
+
+static float gpt2_update(GPT2* model, float lr, const AdamWConfig& opt) {
+    gpt2_alloc_optimizer(model);
+    model->step++;
+    return optimizer_step(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
+                          model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+}
+
+// ----------------------------------------------------------------------------
+// Evaluation and sampling
+
+struct EvalResult {
+    float loss;       // mean NLL per token, nats
+    float bpb;        // bits per byte of the text the targets decode to; < 0 without a tokenizer
+};
+
+static EvalResult gpt2_evaluate(GPT2* model, DataLoader* val, int batches, const Tokenizer* tok) {
+    dataloader_reset(val);
+    double nll = 0.0, bytes = 0.0;
+    size_t count = 0;
+    int B = val->B, T = val->T;
+    for (int i = 0; i < batches; i++) {
+        dataloader_next_batch(val);
+        gpt2_forward(model, val->inputs.data(), val->targets.data(), B, T);
+        for (int j = 0; j < B * T; j++) {
+            nll += model->acts.losses[j];
+            if (tok) bytes += tok->tokens[val->targets[j]].size();
+        }
+        count += (size_t)B * T;
+    }
+    EvalResult r;
+    r.loss = (float)(nll / count);
+    r.bpb = (tok && bytes > 0) ? (float)(nll / log(2.0) / bytes) : -1.0f;
+    return r;
+}
+
+// Generates from an <|endoftext|> prompt; returns the decoded text. Each new
+// token reruns the forward on the last T tokens (no KV cache: simple, and
+// cheap next to training).
+static std::string gpt2_generate(GPT2* model, const Tokenizer& tok, int num_tokens, float temperature, int top_k,
+                                 Rng* rng) {
+    int maxT = model->T;
+    std::vector<int> seq(1, tok.eot_id >= 0 ? tok.eot_id : 0);
+    std::vector<int> out;
+    for (int i = 0; i < num_tokens; i++) {
+        int start = (int)seq.size() > maxT ? (int)seq.size() - maxT : 0;
+        int len = (int)seq.size() - start;
+        gpt2_forward(model, seq.data() + start, nullptr, 1, len);
+        const float* logits = model->acts.logits + (size_t)(len - 1) * model->config.V;
+        int next = sample_token(logits, model->config.V, temperature, top_k, rng);
+        if (next == tok.eot_id) break;  // the document is over
+        seq.push_back(next);
+        out.push_back(next);
+    }
+    return tokenizer_decode(tok, out.data(), out.size());
+}
+
+// ----------------------------------------------------------------------------
+// Model files and checkpoints
+
+// llm.c's model file: parameters only, fp32, in the blob's own order.
+static void gpt2_save_llmc(const GPT2* model, const std::string& path) {
+    llmc_write(path, llmc_shape(model->config), model->params_memory, model->num_params);
+}
+
+// Our checkpoint: parameters, and AdamW state with the train state once there is one.
+static void gpt2_save_checkpoint(const GPT2* model, const std::string& path, const TrainState& state) {
+    int header[CKPT_HEADER_INTS] = {0};
+    header[0] = CKPT_MAGIC;
+    header[1] = CKPT_VERSION;
+    header[2] = CKPT_KIND_GPT2;
+    header[3] = model->m_memory ? 1 : 0;
+    config_to_header(model->config, header);
+    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state);
+}
+
+// The shape stored in a model file of either kind; dies on anything else.
+static GPT2Config gpt2_read_file_config(const std::string& path) {
+    int magic = file_magic(path);
+    if (magic == LLMC_MODEL_MAGIC) {
+        GPT2Config c = config_from_llmc(llmc_read_header(path));
+        // the size must match before the model is allocated: a corrupt header could ask for terabytes
+        double sizes[NUM_PARAM_TENSORS], n = 0.0;
+        param_sizes(sizes, c);
+        for (double x : sizes) n += x;
+        llmc_check_size(path, n);
+        return c;
+    }
+    if (magic == CKPT_MAGIC) {
+        int header[CKPT_HEADER_INTS];
+        checkpoint_read_header(path, header, CKPT_KIND_GPT2);
+        return config_from_header(header);
+    }
+    die("%s: bad magic %d, expected %d (llm.c GPT-2 model file) or %d (checkpoint of this engine)", path.c_str(), magic,
+        LLMC_MODEL_MAGIC, CKPT_MAGIC);
+}
+
+// Loads parameters from either kind of file into a model built from
+// gpt2_read_file_config(path), and optimizer state if the file has it;
+// returns whether it did.
+static bool gpt2_load(GPT2* model, const std::string& path, TrainState* state) {
+    if (file_magic(path) == LLMC_MODEL_MAGIC) {
+        llmc_read_params(path, model->params_memory, model->num_params);
+        return false;
+    }
+    gpt2_alloc_optimizer(model);
+    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory, state);
+    if (resumed) model->step = state->step;
+    return resumed;
+}
+
+// ----------------------------------------------------------------------------
+// FLOPs per token for MFU: 6 per weight per token for every matmul (2 forward,
+// 4 backward), plus attention's q·k and p·v: 2·2·T·HS per head forward,
+// halved because the mask is causal, ×3 for backward.
+
+static double gpt2_flops_per_token(const GPT2Config& c, int T) {
+    double C = c.C;
+    double matmul_params = c.L * 12.0 * C * C + (double)c.V * C;
+    double attention = c.L * 6.0 * T * C;
+    return 6.0 * matmul_params + attention;
+}
+
+#ifndef TRAIN_GPT2_NO_MAIN
+// ----------------------------------------------------------------------------
+// Command line and main loop
+
+struct ModelOptions {
+    std::string model = "gpt2-124M";
+    GPT2Config shape;  // from flags; 0 = from the preset or the model file
+};
+
+static const char* SUMMARY =
+    "Trains GPT-2 on the CPU from llm.c token shards, e.g. from build/prepro --gpt2 (see README.md).\n"
+    "Model presets: --model gpt2-124M (124.5M params) or gpt2-tiny (tests); shape flags override the preset.\n"
+    "-e FILE initialises from llm.c's model file (gpt2_124M.bin) or resumes from one of our checkpoints.\n"
+    "Checkpoints are written as ckpt_NNNNNN.bin (ours, with optimizer state) and model_NNNNNN.bin (llm.c's).";
+
+// Shape from the preset, overridden by explicit shape flags.
+static GPT2Config resolve_config(const ModelOptions& o, const std::vector<ArgSpec>& specs) {
+    const ModelPreset* preset = nullptr;
+    for (const ModelPreset& p : MODEL_PRESETS)
+        if (o.model == p.name) preset = &p;
+    if (!preset) {
+        std::string names;
+        for (const ModelPreset& p : MODEL_PRESETS) names += std::string(" ") + p.name;
+        die("unknown --model '%s'; presets:%s", o.model.c_str(), names.c_str());
+    }
+    GPT2Config c = preset->config;
+    if (arg_was_set(specs, "--vocab")) { c.V = o.shape.V; c.Vp = padded_vocab(c.V); }
+    if (arg_was_set(specs, "--dim")) c.C = o.shape.C;
+    if (arg_was_set(specs, "--layers")) c.L = o.shape.L;
+    if (arg_was_set(specs, "--heads")) c.NH = o.shape.NH;
+    if (arg_was_set(specs, "--seq-len")) c.maxT = o.shape.maxT;
+    return c;
+}
+
+// With -e, the file's shape rules; a shape flag, if given, must agree with it
+// (and --model means every field of that preset must).
+static void check_config_matches(const GPT2Config& file, const GPT2Config& flags, const std::vector<ArgSpec>& specs,
+                                 const std::string& path) {
+    bool preset = arg_was_set(specs, "--model");
+    struct { const char* flag; const char* name; long a, b; } fields[] = {
+        {"--vocab", "vocab", file.V, flags.V}, {"--vocab", "padded vocab", file.Vp, flags.Vp},
+        {"--dim", "dim", file.C, flags.C}, {"--layers", "layers", file.L, flags.L},
+        {"--heads", "heads", file.NH, flags.NH}, {"--seq-len", "seq-len", file.maxT, flags.maxT}};
+    for (const auto& f : fields)
+        if ((preset || arg_was_set(specs, f.flag)) && f.a != f.b)
+            die("model file %s has %s=%ld but the flags ask for %s=%ld (drop the shape flags to use the file's)",
+                path.c_str(), f.name, f.a, f.name, f.b);
+}
+
+// The trainer's defaults where GPT-2's differ from common/trainer.h's: llm.c's
+// CPU batch (B=4, T=64), and the data `build/prepro --gpt2 --out data/tinyshakespeare_gpt2` writes.
+static TrainerOptions gpt2_default_options() {
+    TrainerOptions o;
+    o.B = 4;
+    o.T = 64;
+    o.sched.lr = 3e-4f;
+    o.train_glob = "data/tinyshakespeare_gpt2/train_*.bin";
+    o.val_glob = "data/tinyshakespeare_gpt2/val_*.bin";
+    o.tokenizer = "../shared/data/gpt2";
+    return o;
+}
+
+// The model's shape: preset + flags, or the file given with -e (whose shape
+// flags must then agree). Also settles -t against the model's seq-len.
+static GPT2Config choose_config(const ModelOptions& mo, TrainerOptions* o, const std::vector<ArgSpec>& specs) {
+    GPT2Config config = resolve_config(mo, specs);
+    if (!o->load.empty()) {
+        GPT2Config file = gpt2_read_file_config(o->load);
+        config_validate(file, o->load.c_str());
+        check_config_matches(file, config, specs, o->load);
+        config = file;
+        if (arg_was_set(specs, "--seq") && o->T > config.maxT)
+            die("%s: the model's longest sequence (seq-len) is %d, -t asks for %d", o->load.c_str(), config.maxT, o->T);
+    }
+    config_validate(config, "model config");
+    if (!arg_was_set(specs, "--seq")) o->T = std::min(o->T, config.maxT);  // the default 64 fits any model
+    return config;
+}
+
+// Fresh parameters, or the -e file's; with a checkpoint's optimizer state the
+// data loader and RNG resume where it left off. Returns the first step to run.
+static int start_model(GPT2* model, const TrainerOptions& o, DataLoader* train, Rng* rng) {
+    if (o.load.empty()) {
+        gpt2_init_params(model, (uint64_t)o.seed);
+        return 0;
+    }
+    TrainState st;
+    int start_step = 0;
+    if (gpt2_load(model, o.load, &st)) {
+        restore_train_state(st, o.load, train, rng);
+        start_step = (int)st.step;
+        printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
+    } else {
+        printf("initialised parameters from %s (no optimizer state: starting at step 0)\n", o.load.c_str());
+    }
+    if (start_step >= o.max_steps)
+        die("checkpoint %s is at step %d, -x is %d: nothing to do", o.load.c_str(), start_step, o.max_steps);
+    return start_step;
+}
+
+int main(int argc, char** argv) {
+    TrainerOptions o = gpt2_default_options();
+    ModelOptions mo;
+    std::vector<ArgSpec> specs;
+    add_train_flags(specs, &o);
+    for (ArgSpec& a : specs)
+        if (a.long_name && !strcmp(a.long_name, "--load")) a.help = "llm.c model file to start from, or checkpoint to resume";
+    std::vector<ArgSpec> model_flags = {
+        {nullptr, "--model", ARG_STRING, &mo.model, "preset: gpt2-124M or gpt2-tiny"},
+        {nullptr, "--vocab", ARG_INT, &mo.shape.V, "vocabulary size V, padded to a multiple of 128 (0 = preset)"},
+        {nullptr, "--dim", ARG_INT, &mo.shape.C, "channels C (0 = preset)"},
+        {nullptr, "--layers", ARG_INT, &mo.shape.L, "layers L (0 = preset)"},
+        {nullptr, "--heads", ARG_INT, &mo.shape.NH, "attention heads NH (0 = preset)"},
+        {nullptr, "--seq-len", ARG_INT, &mo.shape.maxT, "longest sequence the model takes (0 = preset)"},
+    };
+    specs.insert(specs.end(), model_flags.begin(), model_flags.end());
+    args_parse(argc, argv, specs, SUMMARY);
+    enable_flush_to_zero();
+
+    GPT2Config config = choose_config(mo, &o, specs);
+    BatchPlan bp = resolve_batch(&o, config.maxT);
+    const int B = bp.B, T = bp.T;
+
+    // --- output dir, tokenizer, data
+    ensure_writable_dir(o.out_dir.c_str());
+    Tokenizer tok;
+    bool have_tok = load_training_tokenizer(&tok, o, arg_was_set(specs, "--tokenizer"), config.V);
+    if (have_tok && tok.vocab_size != config.V)
+        die("tokenizer %s has %d tokens but the model's vocab is %d; they must be equal", o.tokenizer.c_str(),
+            tok.vocab_size, config.V);
+    DataLoader train, val;
+    dataloader_init(&train, o.train_glob, B, T, config.V, true, (uint64_t)o.seed, "train data");
+    dataloader_init(&val, o.val_glob, B, T, config.V, false, 0, "val data");
+    int val_batches = std::min<int>(o.val_batches, (int)(val.windows.size() / B));
+
+    // --- model
+    GPT2 model;
+    gpt2_build(&model, config);
+    Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
+    int start_step = start_model(&model, o, &train, &rng);
+
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    double flops_per_step = gpt2_flops_per_token(config, T) * bp.total_batch;
+    printf("model: GPT-2, seq-len %d, vocab %d (padded %d), layers %d, heads %d, dim %d, %.2fM parameters\n",
+           config.maxT, config.V, config.Vp, config.L, config.NH, config.C, model.num_params / 1e6);
+    printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n", train.num_tokens,
+           train.paths.size(), train.windows.size(), val.num_tokens, val_batches);
+    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %d steps | %d threads\n",
+           B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
+           o.max_steps, threads);
+    printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
+
+    Logger log;
+    logger_open(&log, o.out_dir);
+    std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
+    double total_ms = 0.0;
+    int timed_steps = 0;
+
+    auto evaluate = [&](int step) {
+        EvalResult r = gpt2_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
+        report_eval(&log, step, r.loss, r.bpb);
+    };
+    auto sample = [&](int step) {
+        if (!have_tok) return;
+        std::string text = gpt2_generate(&model, tok, o.gen_tokens, o.temperature, o.top_k, &rng);
+        report_sample(&log, step, text, o.temperature, o.top_k);
+    };
+    auto save = [&](int step) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/model_%06d.bin", o.out_dir.c_str(), step);
+        gpt2_save_llmc(&model, path);
+        snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
+        gpt2_save_checkpoint(&model, path, make_train_state(step, rng, train));
+        last_ckpt = path;
+        printf("checkpoint: %s (llm.c model file: model_%06d.bin)\n", path, step);
+    };
+
+    for (int step = start_step; step < o.max_steps; step++) {
+        if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
+        if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
+
+        double t0 = now_ms();
+        gpt2_zero_grad(&model);
+        double loss = 0.0;
+        for (int micro = 0; micro < bp.accum; micro++) {
+            dataloader_next_batch(&train);
+            float l = gpt2_forward(&model, train.inputs.data(), train.targets.data(), B, T);
+            if (!std::isfinite(l))
+                die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
+            loss += l / bp.accum;
+            gpt2_backward(&model, B, T, 1.0f / bp.accum);
+        }
+        float lr = schedule_lr(o.sched, step);
+        float norm = gpt2_update(&model, lr, o.opt);
+        if (!std::isfinite(norm))
+            die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
+        double ms = now_ms() - t0;
+        if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
+        report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
+                                    bp.total_batch, flops_per_step, o.peak_gflops});
+        if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
+    }
+    evaluate(o.max_steps);
+    sample(o.max_steps);
+    if (timed_steps)
+        printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
+               bp.total_batch / (total_ms / timed_steps / 1e3));
+    logger_close(&log);
+    gpt2_free(&model);
+    return 0;
+}
+#endif  // TRAIN_GPT2_NO_MAIN
