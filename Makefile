@@ -11,13 +11,16 @@ HEADERS  := $(wildcard common/*.h kernels/cpu/*.h tokenizer/*.h)
 TOK_SRCS := $(filter-out tokenizer/main.cpp, $(wildcard tokenizer/*.cpp))
 TOK_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(TOK_SRCS))
 TESTS    := $(patsubst tests/%.cpp,$(BUILD)/%,$(filter-out tests/catch_main.cpp, $(wildcard tests/test_*.cpp)))
+# Trainers that exist in this tree (tests include them without their main).
+TRAINERS := $(basename $(wildcard train_llama.cpp train_gpt2.cpp))
+BENCHES  := $(patsubst dev/cpu/%.cpp,$(BUILD)/%,$(wildcard dev/cpu/bench_*.cpp))
 
-.PHONY: all test clean data
+.PHONY: all test clean data bench fuzz quickstart
 
-all: train_llama $(BUILD)/prepro $(BUILD)/tokenizer
+all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer
 
-train_llama: train_llama.cpp $(HEADERS) $(TOK_OBJS)
-	$(CXX) $(CXXFLAGS) -o $@ train_llama.cpp $(TOK_OBJS)
+train_%: train_%.cpp $(HEADERS) $(TOK_OBJS)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(TOK_OBJS)
 
 $(BUILD)/obj/%.o: %.cpp $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -36,16 +39,64 @@ $(BUILD)/catch_main.o: tests/catch_main.cpp
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-$(BUILD)/test_%: tests/test_%.cpp $(BUILD)/catch_main.o $(TOK_OBJS) $(HEADERS) $(wildcard tests/*.h) train_llama.cpp
+$(BUILD)/test_%: tests/test_%.cpp $(BUILD)/catch_main.o $(TOK_OBJS) $(HEADERS) $(wildcard tests/*.h) $(addsuffix .cpp,$(TRAINERS))
 	$(CXX) $(CXXFLAGS) -o $@ $< $(BUILD)/catch_main.o $(TOK_OBJS)
 
 # Tests run the real binaries too (bad-input and resume tests), so build them first.
 test: all $(TESTS)
 	@bash tests/run_all.sh $(TESTS)
 
+# Kernel benchmarks (dev/cpu/bench_*.cpp); OpenBLAS is compared against when installed.
+HAVE_OPENBLAS := $(shell ls /usr/lib/x86_64-linux-gnu/libopenblas.so /usr/lib/libopenblas.so 2>/dev/null | head -1)
+BENCH_FLAGS   := $(if $(HAVE_OPENBLAS),-DHAVE_OPENBLAS -I/usr/include/openblas,)
+BENCH_LIBS    := $(if $(HAVE_OPENBLAS),-lopenblas,)
+bench: $(BENCHES)
+$(BUILD)/bench_%: dev/cpu/bench_%.cpp dev/cpu/bench_common.h $(HEADERS) $(TOK_OBJS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) $(BENCH_FLAGS) -o $@ $< $(TOK_OBJS) $(BENCH_LIBS)
+
 # Prepares data/tinystories/ (see scripts/prepare_tinystories.sh for the sources it tries).
 data: $(BUILD)/prepro
 	bash scripts/prepare_tinystories.sh
 
+# The README's first command: data, then a few minutes of llama-5M with
+# progress, val loss, bits/byte and a sample story (out/quickstart/).
+QUICKSTART_FLAGS ?= --model llama-5M -b 16 -t 256 -x 200 -v 100 -m 20 -s 200 -g 200 -n 200 -u 20 -o out/quickstart
+quickstart: all data
+	./train_llama $(QUICKSTART_FLAGS)
+
 clean:
 	rm -rf $(BUILD) train_llama train_gpt2 train_llama_cu
+
+# ---- CUDA: compiles and links without a GPU (CI does that); runs where one is present.
+# (section owned by the CUDA work; `make cuda` builds all of it)
+#   train_llama_cu       the GPU trainer (train_llama.cu includes train_llama.cpp without its main)
+#   build/cuda/KERNEL    one harness per kernel, dev/cuda/KERNEL.cu: checks against the CPU kernel, then timings
+#   build/test_cuda      tests/cuda/test_cuda.cu; `make test_cuda` runs it ("skipped: no CUDA device" without one)
+#   `make bench_cuda` runs every harness. What a GPU session runs: dev/cuda/README.md.
+CUDA_ARCHS   ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVCCFLAGS    ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -fopenmp,-march=native,-Wall,-Wextra
+CUDA_HEADERS := $(wildcard kernels/cuda/*.cuh)
+CUDA_LIBS    := -lcublas -lcublasLt -lgomp
+CUDA_HARNESSES := $(patsubst dev/cuda/%.cu,$(BUILD)/cuda/%,$(wildcard dev/cuda/*.cu))
+.PHONY: cuda test_cuda bench_cuda
+cuda: train_llama_cu $(CUDA_HARNESSES) $(BUILD)/test_cuda
+train_llama_cu: train_llama.cu train_llama.cpp $(HEADERS) $(CUDA_HEADERS) $(TOK_OBJS)
+	$(NVCC) $(NVCCFLAGS) -o $@ $< $(TOK_OBJS) $(CUDA_LIBS)
+$(BUILD)/cuda/%: dev/cuda/%.cu dev/cuda/harness.h $(HEADERS) $(CUDA_HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -o $@ $< $(CUDA_LIBS)
+$(BUILD)/test_cuda: tests/cuda/test_cuda.cu $(wildcard dev/cuda/*.cu dev/cuda/*.h tests/*.h) train_llama.cu \
+                    train_llama.cpp $(HEADERS) $(CUDA_HEADERS) $(TOK_OBJS)
+	@mkdir -p $(BUILD)
+	$(NVCC) $(NVCCFLAGS) -o $@ $< $(TOK_OBJS) $(CUDA_LIBS)
+# The test also runs both trainers (checkpoints crossing between them), so it needs both built.
+test_cuda: $(BUILD)/test_cuda train_llama_cu train_llama
+	@$(BUILD)/test_cuda
+bench_cuda: $(CUDA_HARNESSES)
+	@status=0; for h in $(CUDA_HARNESSES); do echo "=== $$h"; $$h || status=1; done; exit $$status
+# ---- end CUDA
+
+# libFuzzer targets for the tokenizer (dev/fuzz/run.sh: clang++, FUZZ_TIME seconds each, default 20); not part of `make test`.
+fuzz:
+	@bash dev/fuzz/run.sh
