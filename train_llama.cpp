@@ -861,7 +861,7 @@ int main(int argc, char** argv) {
     }
     evaluate(o.max_steps);
     sample(o.max_steps);
-    prof_print(model.prof);
+    if (profile) prof_print(model.prof);
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));
