@@ -21,6 +21,8 @@
 // with NaN, so an entry the kernel skips (or reads before writing) fails.
 #include <catch2/catch.hpp>
 
+#include "kernel_test_util.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -40,88 +42,11 @@
 
 namespace {
 
-using vecf = std::vector<float>;
-using vecd = std::vector<double>;
-
 constexpr double FWD_RTOL = 1e-5, FWD_ATOL = 1e-5;
 constexpr double BWD_RTOL = 1e-4, BWD_ATOL = 1e-5;
 const float NaN = std::numeric_limits<float>::quiet_NaN();
 
 // ---------------------------------------------------------------- helpers
-
-// Uniform in [lo, hi) from the raw 32-bit stream (bit-reproducible everywhere).
-vecf random_vec(std::mt19937& rng, size_t n, float lo, float hi) {
-    vecf v(n);
-    for (float& x : v) x = lo + (hi - lo) * (float)((rng() >> 8) * (1.0 / 16777216.0));
-    return v;
-}
-
-vecd to_double(const vecf& v) { return vecd(v.begin(), v.end()); }
-
-vecd add(const vecd& a, const vecd& b) {
-    vecd c(a.size());
-    for (size_t i = 0; i < a.size(); i++) c[i] = a[i] + b[i];
-    return c;
-}
-
-double dot(const vecd& a, const vecd& b) {
-    double s = 0.0;
-    for (size_t i = 0; i < a.size(); i++) s += a[i] * b[i];
-    return s;
-}
-
-// Every entry must satisfy |got − want| <= atol + rtol·|want| (NaN never does).
-void check_close(const char* what, const vecf& got, const vecd& want, double rtol, double atol) {
-    REQUIRE(got.size() == want.size());
-    size_t bad = 0, worst = 0;
-    double worst_ratio = -1.0;
-    for (size_t i = 0; i < got.size(); i++) {
-        double err = std::fabs((double)got[i] - want[i]), lim = atol + rtol * std::fabs(want[i]);
-        if (!(err <= lim)) bad++;
-        double r = err / lim;
-        if (!std::isnan(worst_ratio) && !(r <= worst_ratio)) { worst_ratio = r; worst = i; }
-    }
-    if (got.empty()) return;
-    INFO(what << ": " << bad << " of " << got.size() << " entries out of tolerance (rtol " << rtol << ", atol " << atol
-              << "); worst [" << worst << "] got " << got[worst] << ", want " << want[worst] << ", err/limit "
-              << worst_ratio);
-    CHECK(bad == 0);
-}
-
-// Bit-for-bit equality (NaN never equals).
-void check_equal(const char* what, const vecf& got, const vecf& want) {
-    REQUIRE(got.size() == want.size());
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < got.size(); i++)
-        if (!(got[i] == want[i])) { if (bad == 0) first = i; bad++; }
-    if (got.empty()) return;
-    INFO(what << ": " << bad << " of " << got.size() << " entries differ; first [" << first << "] got " << got[first]
-              << ", want " << want[first]);
-    CHECK(bad == 0);
-}
-
-// ∂L/∂x_i for L(x) = Σ_k f(x)_k · R_k by central differences in double, at the indices idx.
-vecd fd_grad_at(const std::function<vecd(const vecd&)>& f, vecd x, const vecd& R, const std::vector<size_t>& idx) {
-    const double h = 1e-6;
-    vecd g(idx.size());
-    for (size_t k = 0; k < idx.size(); k++) {
-        size_t i = idx[k];
-        double x0 = x[i];
-        x[i] = x0 + h;
-        double lp = dot(f(x), R);
-        x[i] = x0 - h;
-        double lm = dot(f(x), R);
-        x[i] = x0;
-        g[k] = (lp - lm) / (2.0 * h);
-    }
-    return g;
-}
-
-vecd fd_grad(const std::function<vecd(const vecd&)>& f, const vecd& x, const vecd& R) {
-    std::vector<size_t> idx(x.size());
-    std::iota(idx.begin(), idx.end(), (size_t)0);
-    return fd_grad_at(f, x, R, idx);
-}
 
 // `count` distinct-ish random indices below n (all of them when n <= count).
 std::vector<size_t> sample_indices(std::mt19937& rng, size_t n, size_t count) {
@@ -145,20 +70,6 @@ vecd pick(const vecd& v, const std::vector<size_t>& idx) {
     vecd out;
     for (size_t i : idx) out.push_back(v[i]);
     return out;
-}
-
-// Runs fn with n OpenMP threads, then restores the previous count.
-template <class F>
-void with_threads(int n, const F& fn) {
-#ifdef _OPENMP
-    int prev = omp_get_max_threads();
-    omp_set_num_threads(n);
-    fn();
-    omp_set_num_threads(prev);
-#else
-    (void)n;
-    fn();
-#endif
 }
 
 // ---------------------------------------------------------------- double references
