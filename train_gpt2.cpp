@@ -39,6 +39,7 @@
 #include "common/args.h"
 #include "common/checkpoint.h"
 #include "common/dataloader.h"
+#include "common/evaluate.h"
 #include "common/llmc_model.h"
 #include "common/logger.h"
 #include "common/optimizer.h"
@@ -453,50 +454,22 @@ static float gpt2_update(GPT2* model, float lr, const AdamWConfig& opt) {
 // ----------------------------------------------------------------------------
 // Evaluation and sampling
 
-struct EvalResult {
-    float loss;       // mean NLL per token, nats
-    float bpb;        // bits per byte of the text the targets decode to; < 0 without a tokenizer
-};
-
 static EvalResult gpt2_evaluate(GPT2* model, DataLoader* val, int batches, const Tokenizer* tok) {
-    dataloader_reset(val);
-    double nll = 0.0, bytes = 0.0;
-    size_t count = 0;
-    int B = val->B, T = val->T;
-    for (int i = 0; i < batches; i++) {
-        dataloader_next_batch(val);
-        gpt2_forward(model, val->inputs.data(), val->targets.data(), B, T);
-        for (int j = 0; j < B * T; j++) {
-            nll += model->acts.losses[j];
-            if (tok) bytes += tok->tokens[val->targets[j]].size();
-        }
-        count += (size_t)B * T;
-    }
-    EvalResult r;
-    r.loss = (float)(nll / count);
-    r.bpb = (tok && bytes > 0) ? (float)(nll / log(2.0) / bytes) : -1.0f;
-    return r;
+    return evaluate_val(val, batches, tok, [&](const int* inputs, const int* targets, int B, int T) {
+        gpt2_forward(model, inputs, targets, B, T);
+        double nll = 0.0;
+        for (int j = 0; j < B * T; j++) nll += model->acts.losses[j];
+        return nll;
+    });
 }
 
-// Generates from an <|endoftext|> prompt; returns the decoded text. Each new
-// token reruns the forward on the last T tokens (no KV cache: simple, and
-// cheap next to training).
 static std::string gpt2_generate(GPT2* model, const Tokenizer& tok, int num_tokens, float temperature, int top_k,
                                  Rng* rng) {
-    int maxT = model->T;
-    std::vector<int> seq(1, tok.eot_id >= 0 ? tok.eot_id : 0);
-    std::vector<int> out;
-    for (int i = 0; i < num_tokens; i++) {
-        int start = (int)seq.size() > maxT ? (int)seq.size() - maxT : 0;
-        int len = (int)seq.size() - start;
-        gpt2_forward(model, seq.data() + start, nullptr, 1, len);
-        const float* logits = model->acts.logits + (size_t)(len - 1) * model->config.V;
-        int next = sample_token(logits, model->config.V, temperature, top_k, rng);
-        if (next == tok.eot_id) break;  // the document is over
-        seq.push_back(next);
-        out.push_back(next);
-    }
-    return tokenizer_decode(tok, out.data(), out.size());
+    const int V = model->config.V;
+    return generate_text(tok, model->T, V, num_tokens, temperature, top_k, rng, [&](const int* tokens, int len) {
+        gpt2_forward(model, tokens, nullptr, 1, len);
+        return (const float*)model->acts.logits + (size_t)(len - 1) * V;
+    });
 }
 
 // ----------------------------------------------------------------------------

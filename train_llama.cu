@@ -461,48 +461,28 @@ static float gpu_update(LlamaGpu<floatX>* model, float lr, const AdamWConfig& op
 }
 
 // ----------------------------------------------------------------------------
-// Evaluation and sampling: train_llama.cpp's llama_evaluate and llama_generate
+// Evaluation and sampling: common/evaluate.h, as the CPU trainer uses it,
 // with the GPU forward.
 
 template <typename floatX>
 static EvalResult gpu_evaluate(LlamaGpu<floatX>* model, DataLoader* val, int batches, const Tokenizer* tok) {
-    dataloader_reset(val);
-    double nll = 0.0, bytes = 0.0;
-    size_t count = 0;
-    int B = val->B, T = val->T;
-    for (int i = 0; i < batches; i++) {
-        dataloader_next_batch(val);
-        gpu_forward(model, val->inputs.data(), val->targets.data(), B, T);
+    return evaluate_val(val, batches, tok, [&](const int* inputs, const int* targets, int B, int T) {
+        gpu_forward(model, inputs, targets, B, T);
         gpu_classifier(model, B, T, 0.0f);
-        nll += gpu_loss_sum(model, B, T);
-        if (tok)
-            for (int j = 0; j < B * T; j++) bytes += tok->tokens[val->targets[j]].size();
-        count += (size_t)B * T;
-    }
-    EvalResult r;
-    r.loss = (float)(nll / count);
-    r.bpb = (tok && bytes > 0) ? (float)(nll / log(2.0) / bytes) : -1.0f;
-    return r;
+        return (double)gpu_loss_sum(model, B, T);
+    });
 }
 
 template <typename floatX>
 static std::string gpu_generate(LlamaGpu<floatX>* model, const Tokenizer& tok, int num_tokens, float temperature,
                                 int top_k, Rng* rng) {
-    int maxT = model->T;
-    std::vector<int> seq(1, tok.eot_id >= 0 ? tok.eot_id : 0);
-    std::vector<int> out;
     std::vector<float> logits(model->host.config.V);
-    for (int i = 0; i < num_tokens; i++) {
-        int start = (int)seq.size() > maxT ? (int)seq.size() - maxT : 0;
-        int len = (int)seq.size() - start;
-        gpu_forward(model, seq.data() + start, nullptr, 1, len);
-        gpu_logits_row(model, len - 1, logits.data());
-        int next = sample_token(logits.data(), model->host.config.V, temperature, top_k, rng);
-        if (next == tok.eot_id) break;  // the story is over
-        seq.push_back(next);
-        out.push_back(next);
-    }
-    return tokenizer_decode(tok, out.data(), out.size());
+    return generate_text(tok, model->T, model->host.config.V, num_tokens, temperature, top_k, rng,
+                         [&](const int* tokens, int len) {
+                             gpu_forward(model, tokens, nullptr, 1, len);
+                             gpu_logits_row(model, len - 1, logits.data());
+                             return (const float*)logits.data();
+                         });
 }
 
 // ----------------------------------------------------------------------------
