@@ -4,6 +4,10 @@
 // backward, AdamW update, evaluation and sampling, model files and
 // checkpoints, then main. Every forward and backward pass is written out by
 // hand from the kernels in kernels/cpu/ (one op per file); there is no autograd.
+// It uses the same fast kernels as train_llama.cpp where GPT-2 has the op:
+// tiled attention that keeps no (T, T) probabilities, the classifier fused
+// with its loss and backward, backward matmuls that overwrite their dinp, and
+// the vectorised AdamW.
 //
 // Model (GPT-2, as llm.c's train_gpt2.c): token embedding + learned position
 // embedding; per layer pre-LayerNorm → fused QKV projection with bias → causal
@@ -50,7 +54,7 @@
 #include "common/util.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/bias.h"
-#include "kernels/cpu/crossentropy.h"
+#include "kernels/cpu/classifier.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/gelu.h"
 #include "kernels/cpu/layernorm.h"
@@ -180,7 +184,7 @@ struct ActivationTensors {
     float* ln1_mean;   // (L, B, T)
     float* ln1_rstd;   // (L, B, T)
     float* qkv;        // (L, B, T, 3·C)
-    float* att;        // (L, B, NH, T, T) attention probabilities
+    float* lse;        // (L, B, NH, T) log-sum-exp of each attention row: backward rebuilds p from it
     float* atty;       // (L, B, T, C) attention output before the projection
     float* res_att;    // (L, B, T, C) residual stream after attention
     float* ln2;        // (L, B, T, C) LayerNorm before the MLP
@@ -192,19 +196,24 @@ struct ActivationTensors {
     float* lnf;        // (B, T, C) final LayerNorm
     float* lnf_mean;   // (B, T)
     float* lnf_rstd;   // (B, T)
-    float* logits;     // (B, T, V) logits, then probabilities, then their gradient (in place)
+    // (B, T, V) logits of a forward without targets (sampling, tests); training
+    // never touches it, so its pages are never faulted in by a training run
+    float* logits;
+    float* cls_chunk;  // (min(B·T, CLASSIFIER_CHUNK), V) one chunk of logits, then of their gradient
+    float* dlnf;       // (B, T, C) ∂(mean loss)/∂lnf, left by a training forward for backward
     float* losses;     // (B, T)
     float* scratch;    // (B, T, C) projection output before the residual add
 };
-constexpr int NUM_ACT_TENSORS = 20;
+constexpr int NUM_ACT_TENSORS = 22;
 
 static void act_sizes(size_t* s, const GPT2Config& c, int B, int T) {
     size_t BT = (size_t)B * T, L = c.L, C = c.C;
+    size_t chunk = std::min(BT, (size_t)CLASSIFIER_CHUNK);
     size_t sizes[NUM_ACT_TENSORS] = {BT * C,     L * BT * C, L * BT,     L * BT,     L * BT * 3 * C,
-                                     L * B * c.NH * T * T,   L * BT * C, L * BT * C, L * BT * C,
+                                     L * B * c.NH * T,       L * BT * C, L * BT * C, L * BT * C,
                                      L * BT,     L * BT,     L * BT * 4 * C,         L * BT * 4 * C,
                                      L * BT * C, BT * C,     BT,         BT,         BT * c.V,
-                                     BT,         BT * C};
+                                     chunk * c.V,            BT * C,     BT,         BT * C};
     memcpy(s, sizes, sizeof sizes);
 }
 
@@ -215,8 +224,9 @@ struct GradScratch {
     float* dqkv;       // (B, T, 3·C)
     float* datty;      // (B, T, C)
     float* dfch;       // (B, T, 4·C) ∂L/∂ GELU output, then (in place) ∂L/∂ its input
+    float* dwcls;      // (V, C) ∂(mean loss)/∂ the head (wte's first V rows), left by a training forward
 };
-constexpr int NUM_GRAD_SCRATCH = 5;
+constexpr int NUM_GRAD_SCRATCH = 6;
 
 // ----------------------------------------------------------------------------
 // The model
@@ -236,6 +246,7 @@ struct GPT2 {
     ActivationTensors acts;
     float* grad_scratch_memory = nullptr;
     GradScratch gs;
+    bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
     int64_t step = 0;              // optimizer steps done
@@ -287,20 +298,20 @@ static void gpt2_alloc_activations(GPT2* model, int B, int T) {
     for (size_t s : sizes) total += s;
     model->acts_memory = (float*)malloc_check(total * sizeof(float), "activations");
     ActivationTensors& a = model->acts;
-    float** ptrs[NUM_ACT_TENSORS] = {&a.encoded, &a.ln1,     &a.ln1_mean, &a.ln1_rstd, &a.qkv,     &a.att,   &a.atty,
-                                     &a.res_att, &a.ln2,     &a.ln2_mean, &a.ln2_rstd, &a.fch,     &a.fch_gelu,
-                                     &a.res_ffn, &a.lnf,     &a.lnf_mean, &a.lnf_rstd, &a.logits,  &a.losses,
-                                     &a.scratch};
+    float** ptrs[NUM_ACT_TENSORS] = {&a.encoded, &a.ln1,     &a.ln1_mean, &a.ln1_rstd, &a.qkv,       &a.lse,
+                                     &a.atty,    &a.res_att, &a.ln2,      &a.ln2_mean, &a.ln2_rstd,  &a.fch,
+                                     &a.fch_gelu, &a.res_ffn, &a.lnf,     &a.lnf_mean, &a.lnf_rstd,  &a.logits,
+                                     &a.cls_chunk, &a.dlnf,  &a.losses,   &a.scratch};
     float* p = model->acts_memory;
     for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
 
     size_t BT = (size_t)B * T, C = c.C;
-    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * C, BT * C, BT * 3 * C, BT * C, BT * 4 * C};
+    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * C, BT * C, BT * 3 * C, BT * C, BT * 4 * C, (size_t)c.V * C};
     total = 0;
     for (size_t s : gsizes) total += s;
     model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
     GradScratch& g = model->gs;
-    float** gptrs[NUM_GRAD_SCRATCH] = {&g.dresidual, &g.dln, &g.dqkv, &g.datty, &g.dfch};
+    float** gptrs[NUM_GRAD_SCRATCH] = {&g.dresidual, &g.dln, &g.dqkv, &g.datty, &g.dfch, &g.dwcls};
     p = model->grad_scratch_memory;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) { *gptrs[i] = p; p += gsizes[i]; }
     model->B = B;
@@ -308,10 +319,13 @@ static void gpt2_alloc_activations(GPT2* model, int B, int T) {
 }
 
 // ----------------------------------------------------------------------------
-// Forward. inputs and targets are (B, T). With targets, returns the mean loss
-// and leaves probabilities in acts.logits for backward; without, leaves logits.
+// Forward. inputs and targets are (B, T). With targets, returns the mean loss;
+// a training forward (grad) also runs the classifier's backward, chunk by
+// chunk while its logits are at hand, and leaves ∂(mean loss)/∂lnf and
+// ∂(mean loss)/∂wte[:V] for gpt2_backward. Without targets, leaves the logits
+// in acts.logits.
 
-static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, int B, int T) {
+static float gpt2_forward_pass(GPT2* model, const int* inputs, const int* targets, int B, int T, bool grad) {
     if (!model->acts_memory) gpt2_alloc_activations(model, B, T);
     if ((size_t)B * T > (size_t)model->B * model->T || T > model->T)
         die("forward with B=%d, T=%d but activations were sized for B=%d, T=%d", B, T, model->B, model->T);
@@ -320,8 +334,12 @@ static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, in
     const size_t BT = (size_t)B * T;
     for (size_t i = 0; i < BT; i++)
         if (inputs[i] < 0 || inputs[i] >= V) die("input token %d at position %zu is outside vocab [0, %d)", inputs[i], i, V);
+    if (targets)
+        for (size_t i = 0; i < BT; i++)
+            if (targets[i] < 0 || targets[i] >= V) die("target token %d at position %zu is outside vocab [0, %d)", targets[i], i, V);
     model->inputs.assign(inputs, inputs + BT);
     if (targets) model->targets.assign(targets, targets + BT);
+    model->cls_grad_ready = false;
 
     ParameterTensors p = model->params;
     ActivationTensors a = model->acts;
@@ -333,7 +351,7 @@ static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, in
         float* ln1_mean = a.ln1_mean + l * BT;
         float* ln1_rstd = a.ln1_rstd + l * BT;
         float* qkv = a.qkv + l * BT * 3 * C;
-        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* lse = a.lse + (size_t)l * B * NH * T;
         float* atty = a.atty + l * BT * C;
         float* res_att = a.res_att + l * BT * C;
         float* ln2 = a.ln2 + l * BT * C;
@@ -345,7 +363,7 @@ static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, in
         // attention block
         layernorm_forward(ln1, ln1_mean, ln1_rstd, x, p.ln1w + l * C, p.ln1b + l * C, (int)BT, C, c.norm_eps);
         matmul_forward_bias(qkv, ln1, p.qkvw + (size_t)l * 3 * C * C, p.qkvb + l * 3 * C, (int)BT, C, 3 * C);
-        attention_forward(atty, att, qkv, B, T, NH, NH, HS);
+        attention_forward_flash(atty, lse, qkv, B, T, NH, NH, HS);
         matmul_forward_bias(a.scratch, atty, p.attprojw + (size_t)l * C * C, p.attprojb + l * C, (int)BT, C, C);
         residual_forward(res_att, x, a.scratch, BT * C);
         // MLP block
@@ -357,16 +375,25 @@ static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, in
         x = res_ffn;
     }
     layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, x, p.lnfw, p.lnfb, (int)BT, C, c.norm_eps);
-    // the head: the first V rows of wte; the padded rows are not part of the vocabulary
-    matmul_forward(a.logits, a.lnf, p.wte, (int)BT, C, V);
-    if (!targets) return 0.0f;
-    for (size_t i = 0; i < BT; i++)
-        if (targets[i] < 0 || targets[i] >= V) die("target token %d at position %zu is outside vocab [0, %d)", targets[i], i, V);
-    crossentropy_forward(a.losses, a.logits, a.logits, targets, (int)BT, V);
+    // the head: the first V rows of wte; the padded rows are not part of the
+    // vocabulary, so they reach no logit and get no gradient
+    if (!targets) {
+        matmul_forward(a.logits, a.lnf, p.wte, (int)BT, C, V);
+        return 0.0f;
+    }
+    if (grad) memset(model->gs.dwcls, 0, (size_t)V * C * sizeof(float));
+    // each of the BT losses enters the mean with weight 1/BT
+    classifier_forward_backward(a.losses, grad ? a.dlnf : nullptr, grad ? model->gs.dwcls : nullptr, a.cls_chunk,
+                                a.lnf, p.wte, targets, 1.0f / BT, (int)BT, C, V);
+    model->cls_grad_ready = grad;
     double sum = 0.0;
     for (size_t i = 0; i < BT; i++) sum += a.losses[i];
     model->mean_loss = (float)(sum / BT);
     return model->mean_loss;
+}
+
+static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, int B, int T) {
+    return gpt2_forward_pass(model, inputs, targets, B, T, targets != nullptr);
 }
 
 // ----------------------------------------------------------------------------
@@ -376,6 +403,7 @@ static float gpt2_forward(GPT2* model, const int* inputs, const int* targets, in
 static void gpt2_zero_grad(GPT2* model) { memset(model->grads_memory, 0, model->num_params * sizeof(float)); }
 
 static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
+    if (!model->cls_grad_ready) die("backward needs a training forward with targets just before it");
     const GPT2Config& c = model->config;
     const int V = c.V, C = c.C, L = c.L, NH = c.NH, HS = C / NH;
     const size_t BT = (size_t)B * T;
@@ -383,14 +411,20 @@ static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
     ActivationTensors a = model->acts;
     GradScratch gs = model->gs;
 
-    // loss → logits: the mean over BT positions gives each loss 1/BT
-    crossentropy_backward(a.logits, a.logits, model->targets.data(), loss_scale / BT, (int)BT, V);
-    // head and final norm; the last layer's output is the residual stream there
-    memset(gs.dln, 0, BT * C * sizeof(float));
+    // head: the forward left its gradients for loss scale 1; only wte's first V rows are the head
+    const size_t VC = (size_t)V * C;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < VC; i++) g.wte[i] += loss_scale * gs.dwcls[i];
+    const float* dlnf = a.dlnf;
+    if (loss_scale != 1.0f) {
+        #pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < BT * C; i++) gs.dln[i] = loss_scale * a.dlnf[i];
+        dlnf = gs.dln;
+    }
+    // final norm; the last layer's output is the residual stream there
     memset(gs.dresidual, 0, BT * C * sizeof(float));
-    matmul_backward(gs.dln, g.wte, a.logits, a.lnf, p.wte, (int)BT, C, V);
     const float* x_last = a.res_ffn + (size_t)(L - 1) * BT * C;
-    layernorm_backward(gs.dresidual, g.lnfw, g.lnfb, gs.dln, x_last, p.lnfw, a.lnf_mean, a.lnf_rstd, (int)BT, C);
+    layernorm_backward(gs.dresidual, g.lnfw, g.lnfb, dlnf, x_last, p.lnfw, a.lnf_mean, a.lnf_rstd, (int)BT, C);
 
     for (int l = L - 1; l >= 0; l--) {
         const float* x = l == 0 ? a.encoded : a.res_ffn + (size_t)(l - 1) * BT * C;
@@ -398,7 +432,7 @@ static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
         float* ln1_mean = a.ln1_mean + l * BT;
         float* ln1_rstd = a.ln1_rstd + l * BT;
         float* qkv = a.qkv + l * BT * 3 * C;
-        float* att = a.att + (size_t)l * B * NH * T * T;
+        float* lse = a.lse + (size_t)l * B * NH * T;
         float* atty = a.atty + l * BT * C;
         float* res_att = a.res_att + l * BT * C;
         float* ln2 = a.ln2 + l * BT * C;
@@ -408,23 +442,19 @@ static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
         float* fch_gelu = a.fch_gelu + l * BT * 4 * C;
         // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
         // unchanged both to the projection's output and to res_att.
-        memset(gs.dfch, 0, BT * 4 * C * sizeof(float));
-        matmul_backward_bias(gs.dfch, g.fcprojw + (size_t)l * C * 4 * C, g.fcprojb + l * C, gs.dresidual, fch_gelu,
-                             p.fcprojw + (size_t)l * C * 4 * C, (int)BT, 4 * C, C);
+        matmul_backward_bias_set_dinp(gs.dfch, g.fcprojw + (size_t)l * C * 4 * C, g.fcprojb + l * C, gs.dresidual,
+                                      fch_gelu, p.fcprojw + (size_t)l * C * 4 * C, (int)BT, 4 * C, C);
         gelu_backward(gs.dfch, fch, gs.dfch, BT * 4 * C);
-        memset(gs.dln, 0, BT * C * sizeof(float));
-        matmul_backward_bias(gs.dln, g.fcw + (size_t)l * 4 * C * C, g.fcb + l * 4 * C, gs.dfch, ln2,
-                             p.fcw + (size_t)l * 4 * C * C, (int)BT, C, 4 * C);
+        matmul_backward_bias_set_dinp(gs.dln, g.fcw + (size_t)l * 4 * C * C, g.fcb + l * 4 * C, gs.dfch, ln2,
+                                      p.fcw + (size_t)l * 4 * C * C, (int)BT, C, 4 * C);
         layernorm_backward(gs.dresidual, g.ln2w + l * C, g.ln2b + l * C, gs.dln, res_att, p.ln2w + l * C, ln2_mean,
                            ln2_rstd, (int)BT, C);
         // attention block. dresidual now holds ∂L/∂res_att.
-        memset(gs.datty, 0, BT * C * sizeof(float));
-        matmul_backward_bias(gs.datty, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, gs.dresidual, atty,
-                             p.attprojw + (size_t)l * C * C, (int)BT, C, C);
-        attention_backward(gs.dqkv, gs.datty, qkv, att, B, T, NH, NH, HS);
-        memset(gs.dln, 0, BT * C * sizeof(float));
-        matmul_backward_bias(gs.dln, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C, gs.dqkv, ln1,
-                             p.qkvw + (size_t)l * 3 * C * C, (int)BT, C, 3 * C);
+        matmul_backward_bias_set_dinp(gs.datty, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, gs.dresidual,
+                                      atty, p.attprojw + (size_t)l * C * C, (int)BT, C, C);
+        attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NH, HS);
+        matmul_backward_bias_set_dinp(gs.dln, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C, gs.dqkv, ln1,
+                                      p.qkvw + (size_t)l * 3 * C * C, (int)BT, C, 3 * C);
         layernorm_backward(gs.dresidual, g.ln1w + l * C, g.ln1b + l * C, gs.dln, x, p.ln1w + l * C, ln1_mean,
                            ln1_rstd, (int)BT, C);
         // dresidual now holds ∂L/∂x, the gradient flowing into the layer below
@@ -447,8 +477,8 @@ static void gpt2_alloc_optimizer(GPT2* model) {
 static float gpt2_update(GPT2* model, float lr, const AdamWConfig& opt) {
     gpt2_alloc_optimizer(model);
     model->step++;
-    return optimizer_step(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
-                          model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    return optimizer_step_fast(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
+                               model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
 }
 
 // ----------------------------------------------------------------------------
@@ -456,7 +486,7 @@ static float gpt2_update(GPT2* model, float lr, const AdamWConfig& opt) {
 
 static EvalResult gpt2_evaluate(GPT2* model, DataLoader* val, int batches, const Tokenizer* tok) {
     return evaluate_val(val, batches, tok, [&](const int* inputs, const int* targets, int B, int T) {
-        gpt2_forward(model, inputs, targets, B, T);
+        gpt2_forward_pass(model, inputs, targets, B, T, false);
         double nll = 0.0;
         for (int j = 0; j < B * T; j++) nll += model->acts.losses[j];
         return nll;

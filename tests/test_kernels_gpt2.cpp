@@ -373,6 +373,27 @@ TEST_CASE("matmul_backward_bias adds the finite-difference gradients into pre-fi
     }
 }
 
+TEST_CASE("matmul_backward_bias_set_dinp overwrites dinp with what matmul_backward_bias adds to zeros",
+          "[bias]") {
+    struct Shape { int N, C, OC; };
+    const Shape shapes[] = {{7, 13, 67}, {1, 1, 1}, {16, 36, 108}, {5, 70, 3}};
+    std::mt19937 rng(1304);
+    for (const Shape& s : shapes) {
+        INFO("N=" << s.N << " C=" << s.C << " OC=" << s.OC);
+        int N = s.N, C = s.C, OC = s.OC;
+        vecf inp = random_vec(rng, (size_t)N * C, -1, 1), w = random_vec(rng, (size_t)OC * C, -1, 1);
+        vecf R = random_vec(rng, (size_t)N * OC, -1, 1);
+        vecf dw = random_vec(rng, w.size(), -1, 1), db = random_vec(rng, OC, -1, 1);
+        vecf dinp_ref(inp.size(), 0.0f), dw_ref = dw, db_ref = db;
+        matmul_backward_bias(dinp_ref.data(), dw_ref.data(), db_ref.data(), R.data(), inp.data(), w.data(), N, C, OC);
+        vecf dinp(inp.size(), NaN);  // whatever dinp held must not matter
+        matmul_backward_bias_set_dinp(dinp.data(), dw.data(), db.data(), R.data(), inp.data(), w.data(), N, C, OC);
+        check_equal("dinp", dinp, dinp_ref);
+        check_equal("dweight (accumulated)", dw, dw_ref);
+        check_equal("dbias (accumulated)", db, db_ref);
+    }
+}
+
 // ======================================================================== position
 
 TEST_CASE("position_forward adds wpe[t] to every batch row; rows of wpe past T are not read", "[position]") {

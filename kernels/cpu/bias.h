@@ -2,6 +2,7 @@
 // of the matmul kernels that GPT-2's linear layers use:
 //   forward:  out (N, OC) = inp (N, C) · weightᵀ + bias
 //   backward: dinp += dout · weight, dweight += doutᵀ · inp, dbias += Σ_n dout
+//             (the _set_dinp variant overwrites dinp instead)
 // kernels/cpu/matmul.h has no bias; these compose its kernels (through their
 // public signatures) with the bias add and the bias gradient below.
 //
@@ -78,5 +79,14 @@ inline void matmul_forward_bias(float* out, const float* inp, const float* weigh
 inline void matmul_backward_bias(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                                  const float* weight, int N, int C, int OC) {
     matmul_backward(dinp, dweight, dout, inp, weight, N, C, OC);
+    if (dbias) bias_backward(dbias, dout, N, OC);
+}
+
+// As matmul_backward_bias, but dinp (N, C) is overwritten with dout · weight
+// instead of added to, which spares the caller a memset of dinp; dweight and
+// dbias accumulate.
+inline void matmul_backward_bias_set_dinp(float* dinp, float* dweight, float* dbias, const float* dout,
+                                          const float* inp, const float* weight, int N, int C, int OC) {
+    matmul_backward_set_dinp(dinp, dweight, dout, inp, weight, N, C, OC);
     if (dbias) bias_backward(dbias, dout, N, OC);
 }
