@@ -230,6 +230,67 @@ TEST_CASE("matmul kernels on ragged shapes match the plain loops, and give the s
     }
 }
 
+TEST_CASE("bf16_round rounds to nearest even and keeps infinities and NaN", "[matmul][bf16]") {
+    // bf16 keeps 8 significant bits: steps of 2^-7 just above 1
+    CHECK(gemm::bf16_round(1.0f) == 1.0f);
+    CHECK(gemm::bf16_round(1.0f + 0x1p-8f) == 1.0f);                      // halfway, to the even neighbour below
+    CHECK(gemm::bf16_round(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);        // halfway, to the even neighbour above
+    CHECK(gemm::bf16_round(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f); // past halfway, up
+    CHECK(gemm::bf16_round(-1.0f - 0x1p-8f - 0x1p-20f) == -1.0f - 0x1p-7f);
+    CHECK(gemm::bf16_round(INFINITY) == INFINITY);
+    CHECK(gemm::bf16_round(-INFINITY) == -INFINITY);
+    CHECK(gemm::bf16_round(3.4e38f) == INFINITY);                         // above the largest bf16: overflows, as RNE does
+    CHECK(std::isnan(gemm::bf16_round(NaN)));
+    uint32_t low_nan_bits = 0x7f800001u;                            // a NaN whose payload is all in the dropped half
+    float low_nan;
+    memcpy(&low_nan, &low_nan_bits, 4);
+    CHECK(std::isnan(gemm::bf16_round(low_nan)));
+}
+
+TEST_CASE("bf16 matmuls equal the plain loops on bf16-rounded operands, the same bits on 1 and 2 threads",
+          "[matmul][bf16]") {
+    struct Shape { int N, C, OC; };
+    // odd depths (a padded pair), 1 row and column, tails of every packer's vector path, tiles past NC
+    const Shape shapes[] = {{1, 1, 1}, {1, 37, 5}, {13, 7, 45}, {97, 300, 33}, {7, 513, 70}, {300, 64, 2100},
+                            {150, 260, 4}, {1100, 20, 13}, {64, 96, 128}};
+    std::mt19937 rng(1607);
+    auto rounded = [](const vecf& v) { vecf r(v); for (float& x : r) x = gemm::bf16_round(x); return r; };
+    for (const Shape& s : shapes) {
+        INFO("N=" << s.N << " C=" << s.C << " OC=" << s.OC);
+        vecf inp = random_vec(rng, (size_t)s.N * s.C, -1, 1), w = random_vec(rng, (size_t)s.OC * s.C, -1, 1);
+        vecf dout = random_vec(rng, (size_t)s.N * s.OC, -1, 1);
+        vecf dinp0 = random_vec(rng, inp.size(), -1, 1), dw0 = random_vec(rng, w.size(), -1, 1);
+        // the reference multiplies the rounded operands; the accumulators stay fp32
+        vecf inp_r = rounded(inp), w_r = rounded(w), dout_r = rounded(dout);
+        vecf out_ref(dout.size()), dinp_ref = dinp0, dw_ref = dw0;
+        matmul_forward_ref(out_ref.data(), inp_r.data(), w_r.data(), s.N, s.C, s.OC);
+        matmul_backward_ref(dinp_ref.data(), dw_ref.data(), dout_r.data(), inp_r.data(), w_r.data(), s.N, s.C, s.OC);
+        vecf out[2], dinp[2], dw[2];
+        for (int k = 0; k < 2; k++)
+            with_threads(k + 1, [&] {
+                out[k].assign(dout.size(), NaN);
+                matmul_forward(out[k].data(), inp.data(), w.data(), s.N, s.C, s.OC, true);
+                dinp[k] = dinp0;
+                dw[k] = dw0;
+                matmul_backward(dinp[k].data(), dw[k].data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC, true);
+            });
+        auto close = [&](const char* what, const vecf& got, const vecf& plain, int K) {
+            double tol = 1e-6 + 2e-7 * K;
+            check_close(what, got, to_double(plain), tol, tol);
+        };
+        close("out", out[0], out_ref, s.C);
+        close("dinp", dinp[0], dinp_ref, s.OC);
+        close("dweight", dw[0], dw_ref, s.N);
+        check_equal("out, 2 threads vs 1", out[1], out[0]);
+        check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
+        check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
+        // and it is a different product from fp32's: the rounding really happens
+        vecf out32(dout.size());
+        matmul_forward(out32.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+        if (s.C >= 7) CHECK(out32 != out[0]);
+    }
+}
+
 // ======================================================================== rmsnorm
 
 namespace {

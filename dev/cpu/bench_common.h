@@ -24,6 +24,8 @@
 #include <omp.h>
 #endif
 
+#include "../../kernels/cpu/matmul.h"  // gemm::bf16_round, for the bf16 references
+
 inline double bench_now_s() {
     struct timeval tv;
     gettimeofday(&tv, nullptr);
@@ -111,8 +113,10 @@ inline double fma_probe(long iters) {
     for (long it = 0; it < iters; it++)
         #pragma GCC unroll 12
         for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    // a store, not _mm512_reduce_add_ps: GCC 12's trips -Wuninitialized in its header (bug 105593)
+    alignas(64) float lanes[16];
     float sink = 0.0f;
-    for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_ps(a[i]);
+    for (int i = 0; i < 12; i++) { _mm512_store_ps(lanes, a[i]); sink += lanes[0]; }
     if (sink == 12345.0f) printf(" ");
     return 2.0 * 16 * 12 * iters;
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -134,6 +138,33 @@ inline double fma_probe(long iters) {
     if (sink == 12345.0f) printf(" ");
     return 2.0 * 12 * iters;
 #endif
+}
+
+// The bf16 dot-product peak: iters × 12 independent vdpbf16ps on registers,
+// 64 FLOPs each (16 lanes × 2 multiply-adds). 0 without avx512_bf16.
+inline double bf16_probe(long iters) {
+#if defined(__AVX512F__) && defined(__AVX512BF16__)
+    __m512 a[12];
+    __m512bh b = (__m512bh)_mm512_set1_epi32(0x3f803f80), c = (__m512bh)_mm512_set1_epi32(0x33d633d6);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+        #pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) a[i] = _mm512_dpbf16_ps(a[i], b, c);
+    alignas(64) float buf[16];
+    float sink = 0.0f;
+    for (int i = 0; i < 12; i++) { _mm512_store_ps(buf, a[i]); sink += buf[0]; }
+    if (sink == 12345.0f) printf(" ");
+    return 4.0 * 16 * 12 * iters;
+#else
+    (void)iters;
+    return 0.0;
+#endif
+}
+
+inline std::vector<float> bf16_rounded(const std::vector<float>& v) {
+    std::vector<float> r(v);
+    for (float& x : r) x = gemm::bf16_round(x);
+    return r;
 }
 
 // Peak fp32 FLOP/s on all threads by the wall clock: every thread runs the probe.
@@ -160,8 +191,26 @@ inline double measure_peak_flops_cpu() {
     return best;
 }
 
+// The bf16 peak on all threads by the wall clock, or of one thread by its CPU time.
+inline double measure_peak_bf16(bool cpu) {
+    double best = 0.0;
+    for (int trial = 0; trial < 3; trial++) {
+        double flops = 0.0;
+        double t0 = cpu ? bench_thread_cpu_s() : bench_now_s();
+        if (cpu) {
+            flops = bf16_probe(20000000);
+        } else {
+            #pragma omp parallel reduction(+ : flops)
+            flops += bf16_probe(20000000);
+        }
+        best = std::max(best, flops / ((cpu ? bench_thread_cpu_s() : bench_now_s()) - t0));
+    }
+    return best;
+}
+
 // The peak a benchmark's "% of peak" is against, on the same clock it times with.
 inline double bench_peak(const BenchClock& clk) { return clk.cpu ? measure_peak_flops_cpu() : measure_peak_flops(); }
+inline double bench_peak_bf16(const BenchClock& clk) { return measure_peak_bf16(clk.cpu); }
 
 inline int bench_threads() {
 #ifdef _OPENMP

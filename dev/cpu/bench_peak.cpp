@@ -31,6 +31,12 @@ int main(int argc, char** argv) {
     omp_set_num_threads(threads);
 #endif
     printf("FMA probe: %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on %d threads\n", one / 1e9, all / 1e9, threads);
+    double bf16 = measure_peak_bf16(false);
+    if (bf16 > 0)
+        printf("bf16 dot-product probe (vdpbf16ps): %.1f GFLOP/s on %d threads (%.2fx the FMA probe)\n", bf16 / 1e9,
+               threads, bf16 / all);
+    else
+        printf("bf16 dot-product probe: this build has no avx512_bf16\n");
 #ifdef HAVE_OPENBLAS
     const int n = 2048;
     std::vector<float> a((size_t)n * n), b((size_t)n * n), c((size_t)n * n);

@@ -22,6 +22,8 @@
 // tested and benchmarked against.
 #pragma once
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -272,6 +274,186 @@ inline void pack_B_panel(float* Bp, const float* Bm, long sbk, long sbn, int j0,
     }
 }
 
+// ----------------------------------------------------------------------------
+// The bf16 path: the same blocking, with both operands rounded to bfloat16 as
+// they are packed and multiplied with fp32 accumulation. On avx512_bf16,
+// vdpbf16ps does 32 multiply-adds per instruction where vfmadd231ps does 16,
+// which doubles the GEMM's peak; master weights, gradients and every other op
+// stay fp32. A packed word holds two bf16 values adjacent in depth (k even in
+// the low half, k+1 in the high half), the pair vdpbf16ps multiplies and adds:
+//   Ap word [q·MR + r] = (A[r][2q], A[r][2q+1]),  Bp word [q·NR + j] = (B[2q][j], B[2q+1][j])
+// so a panel of depth kc is (kc+1)/2 words deep, an odd depth padded with zero.
+
+// The bf16 bits of x rounded to nearest even, as vcvtneps2bf16 rounds; a NaN
+// stays a (quiet) NaN instead of rounding into infinity.
+inline uint32_t bf16_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u | 0x00400000u) >> 16;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+// x rounded to the nearest bf16, as a float: what the bf16 path multiplies.
+inline float bf16_round(float x) {
+    uint32_t u = bf16_bits(x) << 16;
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+inline uint32_t bf16_pair(float lo, float hi) { return bf16_bits(lo) | (bf16_bits(hi) << 16); }
+
+// What the bf16 path runs on in this build, for the trainers' start-up line.
+inline const char* bf16_description() {
+#if defined(__AVX512F__) && defined(__AVX512BF16__)
+    return "bf16 operands, fp32 accumulation (avx512_bf16 vdpbf16ps)";
+#else
+    return "bf16 operands, fp32 accumulation, EMULATED: this build has no avx512_bf16, so it is slower than fp32";
+#endif
+}
+
+#if defined(__AVX512F__)
+// x >> 16 in every lane. The zero-masked form because GCC 12's plain
+// _mm512_srli_epi32 trips -Wmaybe-uninitialized in its own header (bug 105593).
+inline __m512i srl16(__m512i x) { return _mm512_maskz_srli_epi32((__mmask16)0xffff, x, 16); }
+// 16 lanes of fp32 rounded to bf16, the result in the high half of each lane
+// (the low half is garbage): bf16_bits(x) << 16, vectorised.
+inline __m512i bf16_round_high(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i odd = _mm512_and_si512(srl16(u), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+}
+// Pair words of two 16-float vectors: lane j = (lo[j], hi[j]).
+inline __m512i bf16_pairs_of(__m512 lo, __m512 hi) {
+    return _mm512_or_si512(srl16(bf16_round_high(lo)),
+                           _mm512_and_si512(bf16_round_high(hi), _mm512_set1_epi32((int)0xffff0000u)));
+}
+// Pair words of 32 consecutive floats: word t = (s[2t], s[2t+1]).
+inline __m512i bf16_pairs_contiguous(const float* s) {
+    const __m512i odd_halves = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33,
+                                                31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    return _mm512_permutex2var_epi16(bf16_round_high(_mm512_loadu_ps(s)), odd_halves,
+                                     bf16_round_high(_mm512_loadu_ps(s + 16)));
+}
+#endif
+
+// Packs `rows` rows × depth kc of a strided operand into panels of pair
+// words, X(r, k) = src[r·s_r + k·s_k]: row r goes to panel r / width, and
+// word [q·width + r % width] of it is (X(r, 2q), X(r, 2q+1)); a panel is
+// (kc+1)/2 · width words, rows past `rows` and the depth past kc are zero.
+// A's panels are this with width MR, Bm's with width NR (its columns are the
+// "rows" here). Every path walks the source in its memory order, one row or
+// one line of depth at a time across all panels: a walk down one panel with a
+// stride of kilobytes would map every read to the same L1 set.
+inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, long s_k, int rows, int kc) {
+    const int kp = (kc + 1) / 2;
+    const int panels = (rows + width - 1) / width;
+    const size_t panel_words = (size_t)kp * width;
+    int pv = 0, qv = 0;  // panels [0, pv) × pairs [0, qv) are done by a vector path
+#if defined(__AVX512F__)
+    if (s_k == 1) {
+        // pairs adjacent in memory: 32 floats of a row make 16 words, dealt out down its panel
+        qv = kc / 32 * 16;
+        pv = panels;
+        for (int r = 0; r < panels * width; r++) {
+            uint32_t* d = dst + (size_t)(r / width) * panel_words + r % width;
+            if (r >= rows) {
+                for (int q = 0; q < qv; q++) d[(size_t)q * width] = 0;
+                continue;
+            }
+            const float* sr = src + (long)r * s_r;
+            alignas(64) uint32_t w[16];
+            for (int q = 0; q < qv; q += 16) {
+                _mm512_store_si512((__m512i*)w, bf16_pairs_contiguous(sr + 2 * q));
+                for (int t = 0; t < 16; t++) d[(size_t)(q + t) * width] = w[t];
+            }
+        }
+    } else if (s_r == 1 && (width % 16 == 0 || width == 12)) {
+        // rows contiguous: two lines of depth make `width` words of each full panel
+        qv = kc / 2;
+        pv = rows / width;
+        const __mmask16 m12 = 0x0fff;
+        for (int q = 0; q < qv; q++) {
+            const float* s0 = src + (long)(2 * q) * s_k;
+            const float* s1 = s0 + s_k;
+            for (int p = 0; p < pv; p++) {
+                uint32_t* d = dst + (size_t)p * panel_words + (size_t)q * width;
+                const int r0 = p * width;
+                if (width == 12)
+                    _mm512_mask_storeu_epi32(d, m12, bf16_pairs_of(_mm512_maskz_loadu_ps(m12, s0 + r0),
+                                                                   _mm512_maskz_loadu_ps(m12, s1 + r0)));
+                else
+                    for (int r = 0; r < width; r += 16)
+                        _mm512_storeu_si512((__m512i*)(d + r), bf16_pairs_of(_mm512_loadu_ps(s0 + r0 + r),
+                                                                             _mm512_loadu_ps(s1 + r0 + r)));
+            }
+        }
+    }
+#endif
+    // the rest, one word at a time: the depth tail of the vector panels, then whole remaining panels
+    for (int p = 0; p < panels; p++)
+        for (int q = p < pv ? qv : 0; q < kp; q++) {
+            const int k = 2 * q;
+            for (int i = 0; i < width; i++) {
+                const int r = p * width + i;
+                uint32_t w = 0;
+                if (r < rows) {
+                    const float* x = src + (long)r * s_r + (long)k * s_k;
+                    w = bf16_pair(x[0], k + 1 < kc ? x[s_k] : 0.0f);
+                }
+                dst[(size_t)p * panel_words + (size_t)q * width + i] = w;
+            }
+        }
+}
+
+// One MR×NR tile from kp pair-words of depth: c (row stride ldc) = (accumulate ? c : 0) + Ap · Bp.
+inline void micro_kernel_bf16(int kp, const uint32_t* Ap, const uint32_t* Bp, float* c, long ldc, bool accumulate) {
+#if defined(__AVX512F__) && defined(__AVX512BF16__)
+    __m512 acc[MR][2];
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+    for (int q = 0; q < kp; q++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512((const __m512i*)(Bp + q * NR));
+        __m512bh b1 = (__m512bh)_mm512_load_si512((const __m512i*)(Bp + q * NR + 16));
+        #pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[q * MR + r]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+        }
+    }
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        float* cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
+            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, acc[r][0]);
+        _mm512_storeu_ps(cr + 16, acc[r][1]);
+    }
+#else
+    // Without avx512_bf16: the same arithmetic on widened values. A product of
+    // two bf16 is exact in fp32, so this rounds as vdpbf16ps does (high half
+    // first, then the low half, each added with one rounding).
+    auto lo = [](uint32_t w) { uint32_t u = w << 16; float f; memcpy(&f, &u, 4); return f; };
+    auto hi = [](uint32_t w) { uint32_t u = w & 0xffff0000u; float f; memcpy(&f, &u, 4); return f; };
+    float acc[MR][NR] = {};
+    for (int q = 0; q < kp; q++)
+        for (int r = 0; r < MR; r++) {
+            const uint32_t a = Ap[q * MR + r];
+            for (int j = 0; j < NR; j++) {
+                const uint32_t b = Bp[q * NR + j];
+                acc[r][j] = fmaf(lo(a), lo(b), fmaf(hi(a), hi(b), acc[r][j]));
+            }
+        }
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+#endif
+}
+
 // Packing buffers, grown on demand and kept per calling thread: they hold no
 // state between calls (every call packs before it reads), they only spare a
 // multi-megabyte allocation and its page faults on each of ~100 calls a step.
@@ -290,11 +472,12 @@ struct Workspace {
     }
 };
 
-// Cm[i*ldc + j] (+)= Σ_k A[i*sam + k*sak] · Bm[k*sbk + j*sbn]  for i < M, j < NC_, k < K.
+// Cm[i*ldc + j] (+)= Σ_k A[i*sam + k*sak] · Bm[k*sbk + j*sbn]  for i < M, j < NC_, k < K,
+// with A and Bm rounded to bf16 when bf16 is set (the bf16 path above).
 // Every tile is computed by one thread in a fixed order, so results do not
 // depend on the thread count's scheduling.
 inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, const float* Bm, long sbk, long sbn,
-                  float* Cm, long ldc, bool accumulate) {
+                  float* Cm, long ldc, bool accumulate, bool bf16 = false) {
     if (M <= 0 || NCOLS <= 0) return;
     if (K <= 0) {
         if (!accumulate)
@@ -311,9 +494,10 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
 
     #pragma omp parallel
     {
-        int tid = 0;
+        int tid = 0, team = 1;  // the team may be smaller than nth (a nested region)
 #ifdef _OPENMP
         tid = omp_get_thread_num();
+        team = omp_get_num_threads();
 #endif
         float* Ap = Abuf + (size_t)tid * (MC * KC + PACK_SLACK);
         float tile[MR * NR] __attribute__((aligned(64)));
@@ -322,10 +506,20 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
             int panels = (nc + NR - 1) / NR;
             for (int pc = 0; pc < K; pc += KC) {
                 int kc = K - pc < KC ? K - pc : KC;
-                #pragma omp for schedule(static)
-                for (int p = 0; p < panels; p++) {
-                    int nr = nc - p * NR < NR ? nc - p * NR : NR;
-                    pack_B_panel(Bp + (size_t)p * kc * NR, Bm, sbk, sbn, jc + p * NR, nr, pc, kc);
+                int kw = bf16 ? (kc + 1) / 2 : kc;  // depth of a packed panel in 4-byte words
+                if (bf16) {  // each thread packs a contiguous run of panels in one walk
+                    int p0 = (int)((long)panels * tid / team), p1 = (int)((long)panels * (tid + 1) / team);
+                    if (p1 > p0)
+                        pack_pairs((uint32_t*)(Bp + (size_t)p0 * kw * NR), NR,
+                                   Bm + (long)(jc + p0 * NR) * sbn + (long)pc * sbk, sbn, sbk,
+                                   std::min(nc, p1 * NR) - p0 * NR, kc);
+                    #pragma omp barrier
+                } else {
+                    #pragma omp for schedule(static)
+                    for (int p = 0; p < panels; p++) {
+                        int nr = nc - p * NR < NR ? nc - p * NR : NR;
+                        pack_B_panel(Bp + (size_t)p * kc * NR, Bm, sbk, sbn, jc + p * NR, nr, pc, kc);
+                    }
                 }
                 bool acc = accumulate || pc > 0;
                 // A task is a block of mcb <= MC rows × a group of panels, and
@@ -346,17 +540,28 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
                     int ic = (task / gblocks) * mcb, g0 = (task % gblocks) * NG;
                     int mc = M - ic < mcb ? M - ic : mcb;
                     int g1 = g0 + NG < nc ? g0 + NG : nc;
-                    pack_A(Ap, A, sam, sak, ic, mc, pc, kc);
+                    if (bf16)
+                        pack_pairs((uint32_t*)Ap, MR, A + (long)ic * sam + (long)pc * sak, sam, sak, mc, kc);
+                    else
+                        pack_A(Ap, A, sam, sak, ic, mc, pc, kc);
+                    // one MR×NR tile of Cm, from the packed panels (either precision)
+                    auto tile_product = [&](int ir, const float* Bpanel, float* c, long ldc_, bool accumulate_) {
+                        if (bf16)
+                            micro_kernel_bf16(kw, (const uint32_t*)(Ap + (size_t)ir * kw), (const uint32_t*)Bpanel, c,
+                                              ldc_, accumulate_);
+                        else
+                            micro_kernel(kc, Ap + (size_t)ir * kc, Bpanel, c, ldc_, accumulate_);
+                    };
                     for (int jr = g0; jr < g1; jr += NR) {
                         int nr = nc - jr < NR ? nc - jr : NR;
-                        const float* Bpanel = Bp + (size_t)(jr / NR) * kc * NR;
+                        const float* Bpanel = Bp + (size_t)(jr / NR) * kw * NR;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = mc - ir < MR ? mc - ir : MR;
                             float* c = Cm + (size_t)(ic + ir) * ldc + jc + jr;
                             if (mr == MR && nr == NR) {
-                                micro_kernel(kc, Ap + (size_t)ir * kc, Bpanel, c, ldc, acc);
+                                tile_product(ir, Bpanel, c, ldc, acc);
                             } else {  // edge tile: compute in full, write back the valid part
-                                micro_kernel(kc, Ap + (size_t)ir * kc, Bpanel, tile, NR, false);
+                                tile_product(ir, Bpanel, tile, NR, false);
                                 for (int r = 0; r < mr; r++)
                                     for (int j = 0; j < nr; j++)
                                         c[r * ldc + j] = acc ? c[r * ldc + j] + tile[r * NR + j] : tile[r * NR + j];
@@ -375,22 +580,22 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
 // The kernels the trainers call
 
 // out is (N, OC), inp is (N, C), weight is (OC, C): Bm(k=c, j=o) = weight[o·C + c]
-inline void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC) {
-    gemm::sgemm(N, OC, C, inp, C, 1, weight, 1, C, out, OC, false);
+inline void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool bf16 = false) {
+    gemm::sgemm(N, OC, C, inp, C, 1, weight, 1, C, out, OC, false, bf16);
 }
 
 // dinp (N, C) += dout (N, OC) · weight (OC, C); dweight (OC, C) += doutᵀ · inp (N, C),
 // where A(i=o, k=n) = dout[n·OC + o]. Either output may be null.
 inline void matmul_backward(float* dinp, float* dweight, const float* dout, const float* inp,
-                            const float* weight, int N, int C, int OC) {
-    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true);
-    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true);
+                            const float* weight, int N, int C, int OC, bool bf16 = false) {
+    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true, bf16);
+    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true, bf16);
 }
 
 // As matmul_backward, but dinp (N, C) is overwritten with dout · weight instead
 // of added to, which spares the caller a memset of dinp; dweight accumulates.
 inline void matmul_backward_set_dinp(float* dinp, float* dweight, const float* dout, const float* inp,
-                                     const float* weight, int N, int C, int OC) {
-    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, false);
-    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true);
+                                     const float* weight, int N, int C, int OC, bool bf16 = false) {
+    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, false, bf16);
+    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true, bf16);
 }
