@@ -297,6 +297,7 @@ struct Llama {
     float* rope_cos2 = nullptr;    // (maxT, HS): the same tables, one entry per float (rope_expand_tables)
     float* rope_sin2 = nullptr;
     bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
+    bool bf16 = false;             // matmuls on bf16-rounded operands, fp32 accumulation (--bf16)
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
     int64_t step = 0;              // optimizer steps done
@@ -428,22 +429,22 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         float* hgate = a.hgate + l * BT * H;
         float* res_ffn = a.res_ffn + l * BT * C;
         // attention block; ln1 was written by the previous layer's last residual add
-        matmul_forward(qkv, ln1, p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV);
+        matmul_forward(qkv, ln1, p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, model->bf16);
         prof_lap(prof, "matmul qkv");
         rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");
         attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS);
         prof_lap(prof, "attention fwd");
-        matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C);
+        matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
         prof_lap(prof, "matmul wo");
         residual_rmsnorm_forward(res_att, ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT, C, c.norm_eps);
         prof_lap(prof, "residual+rmsnorm");
         // MLP block
-        matmul_forward(h13, ln2, p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H);
+        matmul_forward(h13, ln2, p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, model->bf16);
         prof_lap(prof, "matmul w13");
         swiglu_forward_fast(hgate, h13, (int)BT, H);
         prof_lap(prof, "swiglu");
-        matmul_forward(a.scratch, hgate, p.w2 + (size_t)l * C * H, (int)BT, H, C);
+        matmul_forward(a.scratch, hgate, p.w2 + (size_t)l * C * H, (int)BT, H, C, model->bf16);
         prof_lap(prof, "matmul w2");
         // the residual add, then the norm that reads it: the next layer's ln1, or lnf after the last layer
         bool last = l == L - 1;
@@ -454,13 +455,13 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         x = res_ffn;
     }
     if (!targets) {
-        matmul_forward(a.logits, a.lnf, p.wcls, (int)BT, C, V);
+        matmul_forward(a.logits, a.lnf, p.wcls, (int)BT, C, V, model->bf16);
         return 0.0f;
     }
     if (grad) memset(model->gs.dwcls, 0, (size_t)V * C * sizeof(float));
     // each of the BT losses enters the mean with weight 1/BT
     classifier_forward_backward(a.losses, grad ? a.dlnf : nullptr, grad ? model->gs.dwcls : nullptr, a.cls_chunk,
-                                a.lnf, p.wcls, targets, 1.0f / BT, (int)BT, C, V);
+                                a.lnf, p.wcls, targets, 1.0f / BT, (int)BT, C, V, model->bf16);
     model->cls_grad_ready = grad;
     prof_lap(prof, "classifier");
     double sum = 0.0;
@@ -521,25 +522,25 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
         // unchanged both to w2's output and to res_att.
         matmul_backward_set_dinp(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, hgate, p.w2 + (size_t)l * C * H,
-                                 (int)BT, H, C);
+                                 (int)BT, H, C, model->bf16);
         prof_lap(prof, "matmul w2");
         swiglu_backward_fast(gs.dh13, gs.dhgate, h13, (int)BT, H);
         prof_lap(prof, "swiglu");
         matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, gs.dh13, ln2, p.w13 + (size_t)l * 2 * H * C,
-                                 (int)BT, C, 2 * H);
+                                 (int)BT, C, 2 * H, model->bf16);
         prof_lap(prof, "matmul w13");
         rmsnorm_backward_fast(gs.dresidual, g.rms_ffn + l * C, gs.dln, res_att, p.rms_ffn + l * C, ln2_rstd, (int)BT, C);
         prof_lap(prof, "rmsnorm bwd");
         // attention block. dresidual now holds ∂L/∂res_att.
         matmul_backward_set_dinp(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty,
-                                 p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C);
+                                 p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
         prof_lap(prof, "matmul wo");
         attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS);
         prof_lap(prof, "attention bwd");
         rope_backward_fast(gs.dqkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");
         matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, gs.dqkv, ln1, p.wqkv + (size_t)l * QKV * C,
-                                 (int)BT, C, QKV);
+                                 (int)BT, C, QKV, model->bf16);
         prof_lap(prof, "matmul qkv");
         rmsnorm_backward_fast(gs.dresidual, g.rms_att + l * C, gs.dln, x, p.rms_att + l * C, ln1_rstd, (int)BT, C);
         prof_lap(prof, "rmsnorm bwd");
@@ -729,6 +730,9 @@ int main(int argc, char** argv) {
     bool profile = false;
     add_model_flags(specs, &mo);
     specs.push_back({nullptr, "--profile", ARG_BOOL, &profile, "time every kernel of the training step; print the means at the end"});
+    bool bf16 = false;
+    specs.push_back({nullptr, "--bf16", ARG_BOOL, &bf16,
+                     "matmuls on bf16-rounded operands with fp32 accumulation (2x the GEMM peak on avx512_bf16); weights, gradients, AdamW stay fp32"});
     args_parse(argc, argv, specs, SUMMARY);
     enable_flush_to_zero();
 
@@ -749,6 +753,7 @@ int main(int argc, char** argv) {
     // --- model: fresh, or from the checkpoint
     Llama model;
     llama_build(&model, config);
+    model.bf16 = bf16;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
     int start_step = 0;
     if (!o.load.empty()) {
@@ -779,6 +784,7 @@ int main(int argc, char** argv) {
            B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
            o.max_steps, threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
+    if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
 
     Logger log;
     logger_open(&log, o.out_dir);

@@ -55,17 +55,18 @@ inline float classifier_row(float* x, int target, bool grad, float dloss, int V)
 // x is (N, C), W is (V, C), targets and losses are (N); logits is scratch of
 // (min(N, CLASSIFIER_CHUNK), V) floats. Always writes losses. With dx non-null
 // also dx (N, C) = ∂(dloss·Σ losses)/∂x (overwritten) and dW (V, C) += ∂/∂W.
+// bf16: the three products on bf16-rounded operands (matmul.h); the softmax stays fp32.
 inline void classifier_forward_backward(float* losses, float* dx, float* dW, float* logits, const float* x,
-                                        const float* W, const int* targets, float dloss, int N, int C, int V) {
+                                        const float* W, const int* targets, float dloss, int N, int C, int V,
+                                        bool bf16 = false) {
     for (int n0 = 0; n0 < N; n0 += CLASSIFIER_CHUNK) {
         const int rows = std::min(CLASSIFIER_CHUNK, N - n0);
         const float* xc = x + (size_t)n0 * C;
-        matmul_forward(logits, xc, W, rows, C, V);
+        matmul_forward(logits, xc, W, rows, C, V, bf16);
         #pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; r++)
             losses[n0 + r] = classifier_row(logits + (size_t)r * V, targets[n0 + r], dx != nullptr, dloss, V);
         if (!dx) continue;
-        gemm::sgemm(rows, C, V, logits, V, 1, W, C, 1, dx + (size_t)n0 * C, C, false);
-        matmul_backward(nullptr, dW, logits, xc, W, rows, C, V);
+        matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, logits, xc, W, rows, C, V, bf16);
     }
 }
