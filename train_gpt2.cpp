@@ -247,6 +247,7 @@ struct GPT2 {
     float* grad_scratch_memory = nullptr;
     GradScratch gs;
     bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
+    bool bf16 = false;             // matmuls on bf16-rounded operands, fp32 accumulation (--bf16)
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
     int64_t step = 0;              // optimizer steps done
@@ -362,15 +363,19 @@ static float gpt2_forward_pass(GPT2* model, const int* inputs, const int* target
         float* res_ffn = a.res_ffn + l * BT * C;
         // attention block
         layernorm_forward(ln1, ln1_mean, ln1_rstd, x, p.ln1w + l * C, p.ln1b + l * C, (int)BT, C, c.norm_eps);
-        matmul_forward_bias(qkv, ln1, p.qkvw + (size_t)l * 3 * C * C, p.qkvb + l * 3 * C, (int)BT, C, 3 * C);
+        matmul_forward_bias(qkv, ln1, p.qkvw + (size_t)l * 3 * C * C, p.qkvb + l * 3 * C,
+                            (int)BT, C, 3 * C, model->bf16);
         attention_forward_flash(atty, lse, qkv, B, T, NH, NH, HS);
-        matmul_forward_bias(a.scratch, atty, p.attprojw + (size_t)l * C * C, p.attprojb + l * C, (int)BT, C, C);
+        matmul_forward_bias(a.scratch, atty, p.attprojw + (size_t)l * C * C, p.attprojb + l * C,
+                            (int)BT, C, C, model->bf16);
         residual_forward(res_att, x, a.scratch, BT * C);
         // MLP block
         layernorm_forward(ln2, ln2_mean, ln2_rstd, res_att, p.ln2w + l * C, p.ln2b + l * C, (int)BT, C, c.norm_eps);
-        matmul_forward_bias(fch, ln2, p.fcw + (size_t)l * 4 * C * C, p.fcb + l * 4 * C, (int)BT, C, 4 * C);
+        matmul_forward_bias(fch, ln2, p.fcw + (size_t)l * 4 * C * C, p.fcb + l * 4 * C,
+                            (int)BT, C, 4 * C, model->bf16);
         gelu_forward(fch_gelu, fch, BT * 4 * C);
-        matmul_forward_bias(a.scratch, fch_gelu, p.fcprojw + (size_t)l * C * 4 * C, p.fcprojb + l * C, (int)BT, 4 * C, C);
+        matmul_forward_bias(a.scratch, fch_gelu, p.fcprojw + (size_t)l * C * 4 * C, p.fcprojb + l * C,
+                            (int)BT, 4 * C, C, model->bf16);
         residual_forward(res_ffn, res_att, a.scratch, BT * C);
         x = res_ffn;
     }
@@ -378,13 +383,13 @@ static float gpt2_forward_pass(GPT2* model, const int* inputs, const int* target
     // the head: the first V rows of wte; the padded rows are not part of the
     // vocabulary, so they reach no logit and get no gradient
     if (!targets) {
-        matmul_forward(a.logits, a.lnf, p.wte, (int)BT, C, V);
+        matmul_forward(a.logits, a.lnf, p.wte, (int)BT, C, V, model->bf16);
         return 0.0f;
     }
     if (grad) memset(model->gs.dwcls, 0, (size_t)V * C * sizeof(float));
     // each of the BT losses enters the mean with weight 1/BT
     classifier_forward_backward(a.losses, grad ? a.dlnf : nullptr, grad ? model->gs.dwcls : nullptr, a.cls_chunk,
-                                a.lnf, p.wte, targets, 1.0f / BT, (int)BT, C, V);
+                                a.lnf, p.wte, targets, 1.0f / BT, (int)BT, C, V, model->bf16);
     model->cls_grad_ready = grad;
     double sum = 0.0;
     for (size_t i = 0; i < BT; i++) sum += a.losses[i];
@@ -443,18 +448,18 @@ static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
         // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
         // unchanged both to the projection's output and to res_att.
         matmul_backward_bias_set_dinp(gs.dfch, g.fcprojw + (size_t)l * C * 4 * C, g.fcprojb + l * C, gs.dresidual,
-                                      fch_gelu, p.fcprojw + (size_t)l * C * 4 * C, (int)BT, 4 * C, C);
+                                      fch_gelu, p.fcprojw + (size_t)l * C * 4 * C, (int)BT, 4 * C, C, model->bf16);
         gelu_backward(gs.dfch, fch, gs.dfch, BT * 4 * C);
         matmul_backward_bias_set_dinp(gs.dln, g.fcw + (size_t)l * 4 * C * C, g.fcb + l * 4 * C, gs.dfch, ln2,
-                                      p.fcw + (size_t)l * 4 * C * C, (int)BT, C, 4 * C);
+                                      p.fcw + (size_t)l * 4 * C * C, (int)BT, C, 4 * C, model->bf16);
         layernorm_backward(gs.dresidual, g.ln2w + l * C, g.ln2b + l * C, gs.dln, res_att, p.ln2w + l * C, ln2_mean,
                            ln2_rstd, (int)BT, C);
         // attention block. dresidual now holds ∂L/∂res_att.
         matmul_backward_bias_set_dinp(gs.datty, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, gs.dresidual,
-                                      atty, p.attprojw + (size_t)l * C * C, (int)BT, C, C);
+                                      atty, p.attprojw + (size_t)l * C * C, (int)BT, C, C, model->bf16);
         attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NH, HS);
         matmul_backward_bias_set_dinp(gs.dln, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C, gs.dqkv, ln1,
-                                      p.qkvw + (size_t)l * 3 * C * C, (int)BT, C, 3 * C);
+                                      p.qkvw + (size_t)l * 3 * C * C, (int)BT, C, 3 * C, model->bf16);
         layernorm_backward(gs.dresidual, g.ln1w + l * C, g.ln1b + l * C, gs.dln, x, p.ln1w + l * C, ln1_mean,
                            ln1_rstd, (int)BT, C);
         // dresidual now holds ∂L/∂x, the gradient flowing into the layer below
@@ -684,6 +689,8 @@ int main(int argc, char** argv) {
         {nullptr, "--seq-len", ARG_INT, &mo.shape.maxT, "longest sequence the model takes (0 = preset)"},
     };
     specs.insert(specs.end(), model_flags.begin(), model_flags.end());
+    bool bf16 = false;
+    specs.push_back(bf16_flag(&bf16));
     args_parse(argc, argv, specs, SUMMARY);
     enable_flush_to_zero();
 
@@ -706,6 +713,7 @@ int main(int argc, char** argv) {
     // --- model
     GPT2 model;
     gpt2_build(&model, config);
+    model.bf16 = bf16;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
     int start_step = start_model(&model, o, &train, &rng);
 
@@ -722,6 +730,7 @@ int main(int argc, char** argv) {
            B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
            o.max_steps, threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
+    if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
 
     Logger log;
     logger_open(&log, o.out_dir);

@@ -731,8 +731,7 @@ int main(int argc, char** argv) {
     add_model_flags(specs, &mo);
     specs.push_back({nullptr, "--profile", ARG_BOOL, &profile, "time every kernel of the training step; print the means at the end"});
     bool bf16 = false;
-    specs.push_back({nullptr, "--bf16", ARG_BOOL, &bf16,
-                     "matmuls on bf16-rounded operands with fp32 accumulation (2x the GEMM peak on avx512_bf16); weights, gradients, AdamW stay fp32"});
+    specs.push_back(bf16_flag(&bf16));
     args_parse(argc, argv, specs, SUMMARY);
     enable_flush_to_zero();
 

@@ -32,6 +32,13 @@ struct TrainerOptions {
     float peak_gflops = 215.0f;
 };
 
+// --bf16, the CPU trainers' switch for the bf16 GEMM path (kernels/cpu/matmul.h).
+inline ArgSpec bf16_flag(bool* bf16) {
+    return {nullptr, "--bf16", ARG_BOOL, bf16,
+            "matmuls on bf16-rounded operands with fp32 accumulation (2x the GEMM peak on avx512_bf16); weights, "
+            "gradients, AdamW, norms and attention stay fp32"};
+}
+
 inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {
     std::vector<ArgSpec> common = {
         {"-i", "--train", ARG_STRING, &o->train_glob, "train shards (glob)"},

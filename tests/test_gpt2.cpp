@@ -246,7 +246,7 @@ TEST_CASE("llm.c header: the preset's file has llm.c's GPT-2 124M header", "[gpt
 // ----------------------------------------------------------------------------
 // Overfitting: one repeated batch, a tiny model, loss must fall close to zero.
 
-TEST_CASE("gpt2 overfits one repeated batch", "[gpt2][overfit]") {
+TEST_CASE("gpt2 overfits one repeated batch, with fp32 and with bf16 matmuls", "[gpt2][overfit]") {
     // one thread: this checks learning, not threading (the reference test and the
     // binary runs use every thread), and 300 steps of a tiny model are mostly
     // OpenMP barriers, which crawl on a shared machine
@@ -256,28 +256,32 @@ TEST_CASE("gpt2 overfits one repeated batch", "[gpt2][overfit]") {
 #endif
     GPT2Config c;
     c.V = 40; c.Vp = padded_vocab(40); c.C = 32; c.L = 2; c.NH = 4; c.maxT = 16;
-    GPT2 model;
-    gpt2_build(&model, c);
-    gpt2_init_params(&model, 42);
-    int B = 4, T = 16;
-    Rng rng = rng_make(7);
-    std::vector<int> tokens(B * T), targets(B * T);
-    for (int i = 0; i < B * T; i++) { tokens[i] = (int)rng_below(&rng, c.V); targets[i] = (int)rng_below(&rng, c.V); }
-    AdamWConfig opt;
-    opt.weight_decay = 0.0f;
-    float first = 0.0f, last = 0.0f;
-    for (int step = 0; step < 300; step++) {
-        float loss = gpt2_forward(&model, tokens.data(), targets.data(), B, T);
-        if (step == 0) first = loss;
-        last = loss;
-        gpt2_zero_grad(&model);
-        gpt2_backward(&model, B, T, 1.0f);
-        gpt2_update(&model, 1e-2f, opt);
+    // and the same with bf16 matmuls (--bf16), which must learn it as well
+    for (bool bf16 : {false, true}) {
+        GPT2 model;
+        gpt2_build(&model, c);
+        gpt2_init_params(&model, 42);
+        model.bf16 = bf16;
+        int B = 4, T = 16;
+        Rng rng = rng_make(7);
+        std::vector<int> tokens(B * T), targets(B * T);
+        for (int i = 0; i < B * T; i++) { tokens[i] = (int)rng_below(&rng, c.V); targets[i] = (int)rng_below(&rng, c.V); }
+        AdamWConfig opt;
+        opt.weight_decay = 0.0f;
+        float first = 0.0f, last = 0.0f;
+        for (int step = 0; step < 300; step++) {
+            float loss = gpt2_forward(&model, tokens.data(), targets.data(), B, T);
+            if (step == 0) first = loss;
+            last = loss;
+            gpt2_zero_grad(&model);
+            gpt2_backward(&model, B, T, 1.0f);
+            gpt2_update(&model, 1e-2f, opt);
+        }
+        INFO((bf16 ? "bf16" : "fp32") << " loss " << first << " -> " << last);
+        CHECK(first > 3.0f);  // ~ln 40 = 3.69 at init
+        CHECK(last < 0.05f);
+        gpt2_free(&model);
     }
-    INFO("loss " << first << " -> " << last);
-    CHECK(first > 3.0f);  // ~ln 40 = 3.69 at init
-    CHECK(last < 0.05f);
-    gpt2_free(&model);
 #ifdef _OPENMP
     omp_set_num_threads(prev_threads);
 #endif

@@ -68,17 +68,18 @@ inline void bias_backward(float* dbias, const float* dout, int N, int OC) {
 // Linear layers with bias
 
 // out (N, OC) = inp (N, C) · weight (OC, C)ᵀ + bias (OC); bias may be null.
+// bf16: the product on bf16-rounded operands (matmul.h); the bias stays fp32.
 inline void matmul_forward_bias(float* out, const float* inp, const float* weight, const float* bias,
-                                int N, int C, int OC) {
-    matmul_forward(out, inp, weight, N, C, OC);
+                                int N, int C, int OC, bool bf16 = false) {
+    matmul_forward(out, inp, weight, N, C, OC, bf16);
     if (bias) bias_forward(out, bias, N, OC);
 }
 
 // dinp (N, C) += dout · weight; dweight (OC, C) += doutᵀ · inp; dbias (OC) += Σ_n dout.
 // Any of the three outputs may be null.
 inline void matmul_backward_bias(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                                 const float* weight, int N, int C, int OC) {
-    matmul_backward(dinp, dweight, dout, inp, weight, N, C, OC);
+                                 const float* weight, int N, int C, int OC, bool bf16 = false) {
+    matmul_backward(dinp, dweight, dout, inp, weight, N, C, OC, bf16);
     if (dbias) bias_backward(dbias, dout, N, OC);
 }
 
@@ -86,7 +87,8 @@ inline void matmul_backward_bias(float* dinp, float* dweight, float* dbias, cons
 // instead of added to, which spares the caller a memset of dinp; dweight and
 // dbias accumulate.
 inline void matmul_backward_bias_set_dinp(float* dinp, float* dweight, float* dbias, const float* dout,
-                                          const float* inp, const float* weight, int N, int C, int OC) {
-    matmul_backward_set_dinp(dinp, dweight, dout, inp, weight, N, C, OC);
+                                          const float* inp, const float* weight, int N, int C, int OC,
+                                          bool bf16 = false) {
+    matmul_backward_set_dinp(dinp, dweight, dout, inp, weight, N, C, OC, bf16);
     if (dbias) bias_backward(dbias, dout, N, OC);
 }
