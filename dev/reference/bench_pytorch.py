@@ -10,6 +10,7 @@ the timed steps, after warm-up steps that are not counted.
     python3 dev/reference/bench_pytorch.py                        # llama-5M, B=16, T=256, all cores
     python3 dev/reference/bench_pytorch.py --threads 1 --steps 5
     python3 dev/reference/bench_pytorch.py --attention naive      # spelled out, as llama_reference.py
+    python3 dev/reference/bench_pytorch.py --bf16                 # autocast to bf16, the twin of train_llama --bf16
 
 Attention uses F.scaled_dot_product_attention (PyTorch's fused CPU kernel) by
 default: the fastest eager PyTorch has, so the comparison is not flattered.
@@ -107,6 +108,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--attention", default="sdpa", choices=["sdpa", "naive"])
+    ap.add_argument("--bf16", action="store_true",
+                    help="torch.autocast(cpu, bfloat16): matmuls in bf16 with fp32 weights, as train_llama --bf16")
     args = ap.parse_args()
 
     torch.manual_seed(1337)
@@ -121,12 +124,13 @@ def main():
     B, T, V = args.batch, args.seq, cfg["V"]
     nparams = sum(p.numel() for p in model.parameters())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.model} ({nparams / 1e6:.2f}M params), "
-          f"B={B} T={T}, attention={args.attention}")
+          f"B={B} T={T}, attention={args.attention}, {'bf16 autocast' if args.bf16 else 'fp32'}")
     times = []
     for step in range(args.warmup + args.steps):
         tokens = torch.randint(0, V, (B, T + 1))
         t0 = time.perf_counter()
-        loss = model(tokens[:, :-1], tokens[:, 1:])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model(tokens[:, :-1], tokens[:, 1:])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
