@@ -18,6 +18,11 @@
 //   plain:   MR×NR = 4×16,  left to the compiler
 // The ISA is chosen at build time by -march (the Makefile uses -march=native).
 //
+// With bf16 set (the trainers' --bf16), the same driver packs both operands
+// rounded to bfloat16, two depths to a 32-bit word, and the micro-kernel is
+// vdpbf16ps (avx512_bf16: 32 multiply-adds an instruction, twice fp32's) with
+// fp32 accumulators; a plain fallback does the same arithmetic elsewhere.
+//
 // matmul_forward_ref / matmul_backward_ref are the plain loops the fast path is
 // tested and benchmarked against.
 #pragma once
@@ -172,7 +177,25 @@ constexpr int PACK_KB = 8;
 // zero-padding the last panel so the micro-kernel never needs a row tail.
 inline void pack_A(float* Ap, const float* A, long sam, long sak, int i0, int mc, int p0, int kc) {
     int ir0 = 0;  // panels done by the vector path
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#if defined(__AVX512F__)
+    if (sam == 1 && mc >= MR) {
+        // A transposed operand (dweight's doutᵀ): as the AVX2 path below, PACK_KB
+        // source rows at a time dealt out to every full panel, 12 values a row
+        // and panel by one masked load and store
+        const __mmask16 mask = (__mmask16)((1u << MR) - 1);
+        const int full = mc / MR * MR;
+        for (int k0 = 0; k0 < kc; k0 += PACK_KB) {
+            const int k1 = k0 + PACK_KB < kc ? k0 + PACK_KB : kc;
+            for (int ir = 0; ir < full; ir += MR) {
+                float* dst = Ap + (size_t)ir * kc;
+                const float* src = A + (long)(p0 + k0) * sak + i0 + ir;
+                for (int k = k0; k < k1; k++, src += sak)
+                    _mm512_mask_storeu_ps(dst + k * MR, mask, _mm512_maskz_loadu_ps(mask, src));
+            }
+        }
+        ir0 = full;
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
     if (sam == 1 && mc >= MR) {
         // A transposed operand: a row of the source holds one depth of every
         // panel. Take PACK_KB source rows at a time (they stay in L1) and deal
