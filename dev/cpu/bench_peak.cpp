@@ -5,6 +5,7 @@
 // product when built with -DHAVE_OPENBLAS.
 //   make build/bench_peak && build/bench_peak           (prints a table)
 //   build/bench_peak --gflops                           (prints only the all-threads probe, for scripts)
+//   build/bench_peak --gflops-bf16                      (the same for the bf16 dot-product probe)
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -21,6 +22,10 @@ int main(int argc, char** argv) {
 #endif
     if (argc > 1 && !strcmp(argv[1], "--gflops")) {
         printf("%.0f\n", measure_peak_flops() / 1e9);
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--gflops-bf16")) {  // 0 without avx512_bf16
+        printf("%.0f\n", measure_peak_bf16(false) / 1e9);
         return 0;
     }
     double all = measure_peak_flops();

@@ -3,9 +3,10 @@
 //   AVX2+FMA: W = 8 floats per vector (__m256), also on AVX-512 machines
 //   plain:    W = 1 (a float), so the same kernel source is its own scalar fallback
 // There is no 16-wide version: the kernels written in these operations are
-// bound by memory or by exp rather than by FMA width, the AVX2 path is the
-// one the tests run here, and GCC 12's AVX-512 intrinsics are not -Wall clean
-// (GCC bug 105593). The GEMM has its own AVX-512 micro-kernel in matmul.h.
+// bound by memory or by exp rather than by FMA width, one 8-wide path is
+// what the tests run on every machine we have, and GCC 12's AVX-512
+// intrinsics are not all -Wall clean (GCC bug 105593). The GEMM has its own
+// AVX-512 fp32 and bf16 micro-kernels in matmul.h.
 // A kernel walks its rows W floats at a time and finishes any tail with the
 // same operations on W = 1 values (the s* functions below), so every ISA runs
 // one code path that the tests exercise.
