@@ -184,6 +184,12 @@ TEST_CASE("vexp and sexp are within 3 ulp of exp and give exactly 0 below -87.3 
 
 // ======================================================================== matmul
 
+// Float sums of K products in two orders differ by ~K·eps: the tolerance grows with depth K.
+static void matmul_close(const char* what, const vecf& got, const vecf& plain, int K) {
+    double tol = 1e-6 + 2e-7 * K;
+    check_close(what, got, to_double(plain), tol, tol);
+}
+
 TEST_CASE("matmul kernels on ragged shapes match the plain loops, and give the same bits on 1 and 2 threads",
           "[matmul][fast]") {
     struct Shape { int N, C, OC; };
@@ -212,17 +218,12 @@ TEST_CASE("matmul kernels on ragged shapes match the plain loops, and give the s
                 matmul_backward_set_dinp(dset[k].data(), dw2.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
                 check_equal("set_dinp's dweight vs matmul_backward's", dw2, dw[k]);
             });
-        // float sums of K products in two orders differ by ~K·eps: the tolerance grows with depth K
-        auto close = [&](const char* what, const vecf& got, const vecf& plain, int K) {
-            double tol = 1e-6 + 2e-7 * K;
-            check_close(what, got, to_double(plain), tol, tol);
-        };
-        close("out", out[0], out_ref, s.C);
-        close("dinp", dinp[0], dinp_ref, s.OC);
-        close("dweight", dw[0], dw_ref, s.N);
+        matmul_close("out", out[0], out_ref, s.C);
+        matmul_close("dinp", dinp[0], dinp_ref, s.OC);
+        matmul_close("dweight", dw[0], dw_ref, s.N);
         vecf dset_plus = dset[0];
         for (size_t i = 0; i < dset_plus.size(); i++) dset_plus[i] += dinp0[i];
-        close("set_dinp + prefill vs matmul_backward", dset_plus, dinp[0], s.OC);
+        matmul_close("set_dinp + prefill vs matmul_backward", dset_plus, dinp[0], s.OC);
         check_equal("out, 2 threads vs 1", out[1], out[0]);
         check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
         check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
@@ -274,13 +275,9 @@ TEST_CASE("bf16 matmuls equal the plain loops on bf16-rounded operands, the same
                 dw[k] = dw0;
                 matmul_backward(dinp[k].data(), dw[k].data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC, true);
             });
-        auto close = [&](const char* what, const vecf& got, const vecf& plain, int K) {
-            double tol = 1e-6 + 2e-7 * K;
-            check_close(what, got, to_double(plain), tol, tol);
-        };
-        close("out", out[0], out_ref, s.C);
-        close("dinp", dinp[0], dinp_ref, s.OC);
-        close("dweight", dw[0], dw_ref, s.N);
+        matmul_close("out", out[0], out_ref, s.C);
+        matmul_close("dinp", dinp[0], dinp_ref, s.OC);
+        matmul_close("dweight", dw[0], dw_ref, s.N);
         check_equal("out, 2 threads vs 1", out[1], out[0]);
         check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
         check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);

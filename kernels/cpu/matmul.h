@@ -97,6 +97,22 @@ constexpr int KC = 1024;
 constexpr int MC = 144;   // most rows of A per task (a multiple of every MR): a 576 KB packed block, in L2/L3
 constexpr int NC = 2048;  // columns of Bm packed at once: KC·NC·4 = 8 MB, shared by the threads through L3
 
+#if defined(__AVX512F__)
+// Writes a tile's 12×2 accumulators to c (row stride ldc), added to what is there with accumulate.
+inline void store_tile(__m512 (&acc)[MR][2], float* c, long ldc, bool accumulate) {
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        float* cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
+            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, acc[r][0]);
+        _mm512_storeu_ps(cr + 16, acc[r][1]);
+    }
+}
+#endif
+
 // One MR×NR tile: c (row stride ldc) = (accumulate ? c : 0) + Ap · Bp,
 // where Ap holds kc columns of MR values and Bp kc rows of NR values.
 inline void micro_kernel(int kc, const float* Ap, const float* Bp, float* c, long ldc, bool accumulate) {
@@ -114,16 +130,7 @@ inline void micro_kernel(int kc, const float* Ap, const float* Bp, float* c, lon
             acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
         }
     }
-    #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) {
-        float* cr = c + r * ldc;
-        if (accumulate) {
-            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
-            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
-        }
-        _mm512_storeu_ps(cr, acc[r][0]);
-        _mm512_storeu_ps(cr + 16, acc[r][1]);
-    }
+    store_tile(acc, c, ldc, accumulate);
 #elif defined(__AVX2__) && defined(__FMA__)
     if (accumulate) {  // c is read only after the k loop: start fetching it now so the wait overlaps the FMAs
         #pragma GCC unroll 6
@@ -447,16 +454,7 @@ inline void micro_kernel_bf16(int kp, const uint32_t* Ap, const uint32_t* Bp, fl
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
         }
     }
-    #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) {
-        float* cr = c + r * ldc;
-        if (accumulate) {
-            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
-            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
-        }
-        _mm512_storeu_ps(cr, acc[r][0]);
-        _mm512_storeu_ps(cr + 16, acc[r][1]);
-    }
+    store_tile(acc, c, ldc, accumulate);
 #else
     // Without avx512_bf16: the same arithmetic on widened values. A product of
     // two bf16 is exact in fp32, so this rounds as vdpbf16ps does (high half
