@@ -417,15 +417,7 @@ static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
     GradScratch gs = model->gs;
 
     // head: the forward left its gradients for loss scale 1; only wte's first V rows are the head
-    const size_t VC = (size_t)V * C;
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < VC; i++) g.wte[i] += loss_scale * gs.dwcls[i];
-    const float* dlnf = a.dlnf;
-    if (loss_scale != 1.0f) {
-        #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < BT * C; i++) gs.dln[i] = loss_scale * a.dlnf[i];
-        dlnf = gs.dln;
-    }
+    const float* dlnf = classifier_scale_grads(g.wte, gs.dwcls, a.dlnf, gs.dln, loss_scale, (int)BT, C, V);
     // final norm; the last layer's output is the residual stream there
     memset(gs.dresidual, 0, BT * C * sizeof(float));
     const float* x_last = a.res_ffn + (size_t)(L - 1) * BT * C;

@@ -493,14 +493,7 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
     prof_start(prof);
 
     // classifier: the forward left its gradients for loss scale 1
-    const size_t VC = (size_t)V * C;
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < VC; i++) g.wcls[i] += loss_scale * gs.dwcls[i];
-    const float* dlnf = a.dlnf;
-    if (loss_scale != 1.0f) {
-        for (size_t i = 0; i < BT * C; i++) gs.dln[i] = loss_scale * a.dlnf[i];
-        dlnf = gs.dln;
-    }
+    const float* dlnf = classifier_scale_grads(g.wcls, gs.dwcls, a.dlnf, gs.dln, loss_scale, (int)BT, C, V);
     prof_lap(prof, "classifier");
     memset(gs.dresidual, 0, BT * C * sizeof(float));
     rmsnorm_backward_fast(gs.dresidual, g.rms_final, dlnf, a.res_ffn + (size_t)(L - 1) * BT * C, p.rms_final,

@@ -70,3 +70,19 @@ inline void classifier_forward_backward(float* losses, float* dx, float* dW, flo
         matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, logits, xc, W, rows, C, V, bf16);
     }
 }
+
+// A training step's forward runs classifier_forward_backward for loss scale 1
+// (it does not know the scale yet); its backward, with loss_scale s (1 / the
+// accumulation steps), takes those gradients to s: dW (V, C) += s·dW1, and
+// returns ∂/∂x at scale s: dx1 (N, C) itself when s is 1, else s·dx1 written
+// to dx_scaled (N, C).
+inline const float* classifier_scale_grads(float* dW, const float* dW1, const float* dx1, float* dx_scaled,
+                                           float s, int N, int C, int V) {
+    const size_t VC = (size_t)V * C, NC = (size_t)N * C;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < VC; i++) dW[i] += s * dW1[i];
+    if (s == 1.0f) return dx1;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NC; i++) dx_scaled[i] = s * dx1[i];
+    return dx_scaled;
+}
