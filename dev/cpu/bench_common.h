@@ -167,46 +167,30 @@ inline std::vector<float> bf16_rounded(const std::vector<float>& v) {
     return r;
 }
 
-// Peak fp32 FLOP/s on all threads by the wall clock: every thread runs the probe.
-inline double measure_peak_flops() {
-    double best = 0.0;
-    for (int trial = 0; trial < 3; trial++) {
-        double flops = 0.0;
-        double t0 = bench_now_s();
-        #pragma omp parallel reduction(+ : flops)
-        flops += fma_probe(20000000);
-        best = std::max(best, flops / (bench_now_s() - t0));
-    }
-    return best;
-}
-
-// Peak fp32 FLOP/s of one thread by its CPU time: a core's peak while this thread has it.
-inline double measure_peak_flops_cpu() {
-    double best = 0.0;
-    for (int trial = 0; trial < 3; trial++) {
-        double t0 = bench_thread_cpu_s();
-        double flops = fma_probe(20000000);
-        best = std::max(best, flops / (bench_thread_cpu_s() - t0));
-    }
-    return best;
-}
-
-// The bf16 peak on all threads by the wall clock, or of one thread by its CPU time.
-inline double measure_peak_bf16(bool cpu) {
+// The best of three runs of a probe (fma_probe or bf16_probe), in FLOP/s: on
+// all threads by the wall clock (every thread runs the probe), or with cpu on
+// the calling thread alone by its CPU time (a core's peak while this thread has it).
+inline double measure_peak(double (*probe)(long), bool cpu) {
     double best = 0.0;
     for (int trial = 0; trial < 3; trial++) {
         double flops = 0.0;
         double t0 = cpu ? bench_thread_cpu_s() : bench_now_s();
         if (cpu) {
-            flops = bf16_probe(20000000);
+            flops = probe(20000000);
         } else {
             #pragma omp parallel reduction(+ : flops)
-            flops += bf16_probe(20000000);
+            flops += probe(20000000);
         }
         best = std::max(best, flops / ((cpu ? bench_thread_cpu_s() : bench_now_s()) - t0));
     }
     return best;
 }
+
+// Peak fp32 FLOP/s on all threads by the wall clock, and of one thread by its CPU time.
+inline double measure_peak_flops() { return measure_peak(fma_probe, false); }
+inline double measure_peak_flops_cpu() { return measure_peak(fma_probe, true); }
+// The bf16 peak, the same two ways; 0 without avx512_bf16.
+inline double measure_peak_bf16(bool cpu) { return measure_peak(bf16_probe, cpu); }
 
 // The peak a benchmark's "% of peak" is against, on the same clock it times with.
 inline double bench_peak(const BenchClock& clk) { return clk.cpu ? measure_peak_flops_cpu() : measure_peak_flops(); }
