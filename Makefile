@@ -17,7 +17,7 @@ BENCHES  := $(patsubst dev/cpu/%.cpp,$(BUILD)/%,$(wildcard dev/cpu/bench_*.cpp))
 
 .PHONY: all test clean data bench fuzz quickstart
 
-all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer
+all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer $(BUILD)/export
 
 train_%: train_%.cpp $(HEADERS) $(TOK_OBJS)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(TOK_OBJS)
@@ -29,6 +29,13 @@ $(BUILD)/obj/%.o: %.cpp $(HEADERS)
 $(BUILD)/prepro: prepro/prepro.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ prepro/prepro.cpp $(TOK_OBJS)
+
+# Checkpoint → Hugging Face, GGUF, llama2.c (export/*.h, one writer per format).
+.PHONY: export
+export: $(BUILD)/export
+$(BUILD)/export: export/export.cpp $(wildcard export/*.h) $(addsuffix .cpp,$(TRAINERS)) $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ export/export.cpp $(TOK_OBJS)
 
 $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
