@@ -46,7 +46,7 @@ $(BUILD)/catch_main.o: tests/catch_main.cpp
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-$(BUILD)/test_%: tests/test_%.cpp $(BUILD)/catch_main.o $(TOK_OBJS) $(HEADERS) $(wildcard tests/*.h) $(addsuffix .cpp,$(TRAINERS))
+$(BUILD)/test_%: tests/test_%.cpp $(BUILD)/catch_main.o $(TOK_OBJS) $(HEADERS) $(wildcard tests/*.h export/*.h) $(addsuffix .cpp,$(TRAINERS))
 	$(CXX) $(CXXFLAGS) -o $@ $< $(BUILD)/catch_main.o $(TOK_OBJS)
 
 # Tests run the real binaries too (bad-input and resume tests), so build them first.

@@ -47,6 +47,7 @@
 #include "common/llmc_model.h"
 #include "common/logger.h"
 #include "common/optimizer.h"
+#include "common/prune.h"
 #include "common/report.h"
 #include "common/rng.h"
 #include "common/sampler.h"
@@ -175,6 +176,18 @@ static void point_parameters(ParameterTensors* p, float* memory, const size_t* s
     }
 }
 
+// The linear layers' matrices, which --sparsity prunes (common/prune.h): each
+// layer's qkvw, attprojw, fcw and fcprojw. The head is the token embedding
+// (tied), which is never pruned, and neither are biases and LayerNorms.
+static void prune_ranges(Pruner* pr, const size_t* sizes, const GPT2Config& c) {
+    size_t offset = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        if (i == 4 || i == 6 || i == 10 || i == 12)
+            for (int l = 0; l < c.L; l++) prune_add_range(pr, offset + l * (sizes[i] / c.L), sizes[i] / c.L);
+        offset += sizes[i];
+    }
+}
+
 // ----------------------------------------------------------------------------
 // Activations: what forward keeps for backward, one allocation sized for (B, T).
 
@@ -248,6 +261,7 @@ struct GPT2 {
     GradScratch gs;
     bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
     bool bf16 = false;             // matmuls on bf16-rounded operands, fp32 accumulation (--bf16)
+    Pruner pruner;                 // sparsity mask of the linear layers (--sparsity); empty mask = dense
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
     int64_t step = 0;              // optimizer steps done
@@ -263,6 +277,7 @@ static void gpt2_build(GPT2* model, const GPT2Config& config) {
     model->grads_memory = (float*)calloc_check(model->num_params * sizeof(float), "gradients");
     point_parameters(&model->params, model->params_memory, model->param_sizes);
     point_parameters(&model->grads, model->grads_memory, model->param_sizes);
+    prune_ranges(&model->pruner, model->param_sizes, config);
 }
 
 static void gpt2_free(GPT2* model) {
@@ -474,8 +489,11 @@ static void gpt2_alloc_optimizer(GPT2* model) {
 static float gpt2_update(GPT2* model, float lr, const AdamWConfig& opt) {
     gpt2_alloc_optimizer(model);
     model->step++;
-    return optimizer_step_fast(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
-                               model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    prune_before_update(model->pruner, model->grads_memory);
+    float norm = optimizer_step_fast(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
+                                     model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    prune_after_update(model->pruner, model->params_memory, model->m_memory, model->v_memory);
+    return norm;
 }
 
 // ----------------------------------------------------------------------------
@@ -515,7 +533,8 @@ static void gpt2_save_checkpoint(const GPT2* model, const std::string& path, con
     header[2] = CKPT_KIND_GPT2;
     header[3] = model->m_memory ? 1 : 0;
     config_to_header(model->config, header);
-    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state);
+    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state,
+                    &model->pruner);
 }
 
 // The shape stored in a model file of either kind; dies on anything else.
@@ -548,7 +567,8 @@ static bool gpt2_load(GPT2* model, const std::string& path, TrainState* state) {
         return false;
     }
     gpt2_alloc_optimizer(model);
-    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory, state);
+    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory,
+                                   state, &model->pruner);
     if (resumed) model->step = state->step;
     return resumed;
 }
@@ -683,11 +703,14 @@ int main(int argc, char** argv) {
     specs.insert(specs.end(), model_flags.begin(), model_flags.end());
     bool bf16 = false;
     specs.push_back(bf16_flag(&bf16));
+    PruneConfig prune;
+    add_prune_flags(specs, &prune);
     args_parse(argc, argv, specs, SUMMARY);
     enable_flush_to_zero();
 
     GPT2Config config = choose_config(mo, &o, specs);
     BatchPlan bp = resolve_batch(&o, config.maxT);
+    prune_resolve(&prune, o.max_steps);
     const int B = bp.B, T = bp.T;
 
     // --- output dir, tokenizer, data
@@ -706,6 +729,7 @@ int main(int argc, char** argv) {
     GPT2 model;
     gpt2_build(&model, config);
     model.bf16 = bf16;
+    model.pruner.config = prune;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
     int start_step = start_model(&model, o, &train, &rng);
 
@@ -723,6 +747,7 @@ int main(int argc, char** argv) {
            o.max_steps, threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
     if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
+    prune_banner(model.pruner, start_step);
 
     Logger log;
     logger_open(&log, o.out_dir);
@@ -768,6 +793,7 @@ int main(int argc, char** argv) {
         float norm = gpt2_update(&model, lr, o.opt);
         if (!std::isfinite(norm))
             die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
+        prune_step_done(&model.pruner, step + 1, model.params_memory, model.m_memory, model.v_memory, &log);
         double ms = now_ms() - t0;
         if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
         report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
@@ -776,6 +802,7 @@ int main(int argc, char** argv) {
     }
     evaluate(o.max_steps);
     sample(o.max_steps);
+    prune_summary(model.pruner, o.max_steps, &log);
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));

@@ -36,6 +36,7 @@
 #include "common/evaluate.h"
 #include "common/logger.h"
 #include "common/optimizer.h"
+#include "common/prune.h"
 #include "common/report.h"
 #include "common/rng.h"
 #include "common/sampler.h"
@@ -163,6 +164,19 @@ static void point_parameters(ParameterTensors* p, float* memory, const size_t* s
         memory += sizes[i];
     }
     if (tied) p->wcls = p->wte;
+}
+
+// The linear layers' matrices, which --sparsity prunes (common/prune.h): each
+// layer's wqkv, wo, w13 and w2, and the head when it is not the embedding.
+static void prune_ranges(Pruner* pr, const size_t* sizes, const LlamaConfig& c) {
+    size_t offset = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        bool per_layer = i == 2 || i == 3 || i == 5 || i == 6;
+        if (per_layer)
+            for (int l = 0; l < c.L; l++) prune_add_range(pr, offset + l * (sizes[i] / c.L), sizes[i] / c.L);
+        if (i == 8 && sizes[i] > 0) prune_add_range(pr, offset, sizes[i]);
+        offset += sizes[i];
+    }
 }
 
 // ----------------------------------------------------------------------------
@@ -298,6 +312,7 @@ struct Llama {
     float* rope_sin2 = nullptr;
     bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
     bool bf16 = false;             // matmuls on bf16-rounded operands, fp32 accumulation (--bf16)
+    Pruner pruner;                 // sparsity mask of the linear layers (--sparsity); empty mask = dense
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
     int64_t step = 0;              // optimizer steps done
@@ -316,6 +331,7 @@ static void llama_build(Llama* model, const LlamaConfig& config) {
     advise_huge_pages(model->grads_memory, model->num_params * sizeof(float));
     point_parameters(&model->params, model->params_memory, model->param_sizes, config.tied);
     point_parameters(&model->grads, model->grads_memory, model->param_sizes, config.tied);
+    prune_ranges(&model->pruner, model->param_sizes, config);
     int HS = config.C / config.NH;
     model->rope_cos = (float*)malloc_check((size_t)config.maxT * HS / 2 * sizeof(float), "rope table");
     model->rope_sin = (float*)malloc_check((size_t)config.maxT * HS / 2 * sizeof(float), "rope table");
@@ -556,8 +572,10 @@ static float llama_update(Llama* model, float lr, const AdamWConfig& opt) {
     }
     model->step++;
     prof_start(&model->prof);
+    prune_before_update(model->pruner, model->grads_memory);
     float norm = optimizer_step_fast(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
                                 model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    prune_after_update(model->pruner, model->params_memory, model->m_memory, model->v_memory);
     prof_lap(&model->prof, "adamw");
     return norm;
 }
@@ -593,7 +611,8 @@ static void llama_save_checkpoint(const Llama* model, const std::string& path, c
     header[2] = CKPT_KIND_LLAMA;
     header[3] = model->m_memory ? 1 : 0;
     config_to_header(model->config, header);
-    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state);
+    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state,
+                    &model->pruner);
 }
 
 // Loads parameters, and optimizer state if the file has it; returns whether it did.
@@ -604,7 +623,8 @@ static bool llama_load_checkpoint(Llama* model, const std::string& path, TrainSt
         advise_huge_pages(model->m_memory, model->num_params * sizeof(float));
         advise_huge_pages(model->v_memory, model->num_params * sizeof(float));
     }
-    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory, state);
+    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory,
+                                   state, &model->pruner);
     if (resumed) model->step = state->step;
     return resumed;
 }
@@ -725,12 +745,15 @@ int main(int argc, char** argv) {
     specs.push_back({nullptr, "--profile", ARG_BOOL, &profile, "time every kernel of the training step; print the means at the end"});
     bool bf16 = false;
     specs.push_back(bf16_flag(&bf16));
+    PruneConfig prune;
+    add_prune_flags(specs, &prune);
     args_parse(argc, argv, specs, SUMMARY);
     enable_flush_to_zero();
 
     // --- model shape: preset + flags, or the checkpoint's
     LlamaConfig config = resolve_model_config(mo, o, specs);
     BatchPlan bp = resolve_batch(&o, config.maxT);
+    prune_resolve(&prune, o.max_steps);
     const int B = bp.B, T = bp.T;
 
     // --- output dir, tokenizer, data
@@ -746,6 +769,7 @@ int main(int argc, char** argv) {
     Llama model;
     llama_build(&model, config);
     model.bf16 = bf16;
+    model.pruner.config = prune;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
     int start_step = 0;
     if (!o.load.empty()) {
@@ -777,6 +801,7 @@ int main(int argc, char** argv) {
            o.max_steps, threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
     if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
+    prune_banner(model.pruner, start_step);
 
     Logger log;
     logger_open(&log, o.out_dir);
@@ -821,6 +846,7 @@ int main(int argc, char** argv) {
         float norm = llama_update(&model, lr, o.opt);
         if (!std::isfinite(norm))
             die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
+        prune_step_done(&model.pruner, step + 1, model.params_memory, model.m_memory, model.v_memory, &log);
         double ms = now_ms() - t0;
         if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
         if (step == start_step) prof_reset(&model.prof);
@@ -832,6 +858,7 @@ int main(int argc, char** argv) {
     }
     evaluate(o.max_steps);
     sample(o.max_steps);
+    prune_summary(model.pruner, o.max_steps, &log);
     if (profile) prof_print(model.prof);
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,

@@ -507,6 +507,10 @@ static void gpu_save_checkpoint(LlamaGpu<floatX>* model, const std::string& path
 template <typename floatX>
 static bool gpu_load_checkpoint(LlamaGpu<floatX>* model, const std::string& path, TrainState* state) {
     bool resumed = llama_load_checkpoint(&model->host, path, state);
+    // The GPU update does not hold pruned weights at zero yet: refuse rather than silently densify.
+    if (model->host.pruner.num_pruned > 0)
+        die("%s has a sparsity mask (%zu pruned weights): sparse training runs on the CPU trainers only", path.c_str(),
+            model->host.pruner.num_pruned);
     gpu_upload_params(model);
     if (resumed) {
         size_t bytes = model->num_params * sizeof(float);

@@ -2,7 +2,8 @@
 //
 // Layout (little-endian):
 //   int32 header[256]:
-//     [0] CKPT_MAGIC 20261126   [1] CKPT_VERSION 1   [2] model kind (1 = llama, 2 = gpt2)
+//     [0] CKPT_MAGIC 20261126   [1] version: 1, or 2 when a sparsity mask follows
+//     [2] model kind (1 = llama, 2 = gpt2)
 //     [3] has_optimizer (0: parameters only, 1: + AdamW moments and train state)
 //     [4..63]   model config, written and checked by the trainer (see its config_to_header)
 //     rest zero
@@ -11,6 +12,9 @@
 //   if has_optimizer:
 //     float32 m[num_params], v[num_params]   AdamW first and second moments
 //     TrainState                             step, RNG state and data position
+//   if version 2: the sparsity mask section of common/prune.h (prune_write)
+// Dense runs write version 1, as before masks existed, so older readers
+// (and the GPU trainer) still load them.
 // The file is written to <path>.tmp and renamed, so a crash mid-write never
 // leaves a half-written checkpoint under the real name.
 #pragma once
@@ -18,10 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "prune.h"
 #include "util.h"
 
 constexpr int CKPT_MAGIC = 20261126;
 constexpr int CKPT_VERSION = 1;
+constexpr int CKPT_VERSION_MASK = 2;  // version 1 + the sparsity mask section
 constexpr int CKPT_HEADER_INTS = 256;
 constexpr int CKPT_CONFIG_OFFSET = 4;  // header[4..] holds the model config
 constexpr int CKPT_KIND_LLAMA = 1;
@@ -36,8 +42,18 @@ struct TrainState {
     uint64_t data_T;       // window length the position counts in; resume needs the same -t
 };
 
-inline void checkpoint_save(const std::string& path, const int* header, const float* params, size_t num_params,
-                            const float* m, const float* v, const TrainState* state) {
+// Whether a checkpoint carries the pruner's mask: once pruning is on or anything is pruned.
+inline bool checkpoint_has_mask(const Pruner* prune) {
+    return prune && (prune->config.sparsity > 0.0f || prune->num_pruned > 0);
+}
+
+// prune may be null (no masks: a dense run).
+inline void checkpoint_save(const std::string& path, const int* header_in, const float* params, size_t num_params,
+                            const float* m, const float* v, const TrainState* state, const Pruner* prune = nullptr) {
+    int header[CKPT_HEADER_INTS];
+    memcpy(header, header_in, sizeof header);
+    bool masked = checkpoint_has_mask(prune);
+    header[1] = masked ? CKPT_VERSION_MASK : CKPT_VERSION;
     write_file_atomic(path, [&](FILE* f, const char* tmp) {
         fwrite_check(header, sizeof(int), CKPT_HEADER_INTS, f, tmp);
         int64_t n = (int64_t)num_params;
@@ -48,6 +64,7 @@ inline void checkpoint_save(const std::string& path, const int* header, const fl
             fwrite_check(v, sizeof(float), num_params, f, tmp);
             fwrite_check(state, sizeof(TrainState), 1, f, tmp);
         }
+        if (masked) prune_write(*prune, f, tmp);
     });
 }
 
@@ -59,7 +76,8 @@ inline void checkpoint_read_header(const std::string& path, int* header, int kin
     fread_check(header, sizeof(int), CKPT_HEADER_INTS, f, p);
     fclose(f);
     if (header[0] != CKPT_MAGIC) die("%s: bad magic %d, expected %d (not a checkpoint of this engine)", p, header[0], CKPT_MAGIC);
-    if (header[1] != CKPT_VERSION) die("%s: unknown checkpoint version %d, expected %d", p, header[1], CKPT_VERSION);
+    if (header[1] != CKPT_VERSION && header[1] != CKPT_VERSION_MASK)
+        die("%s: unknown checkpoint version %d, expected %d or %d", p, header[1], CKPT_VERSION, CKPT_VERSION_MASK);
     if (header[2] != kind)
         die("%s: checkpoint is for model kind %d (%s), this trainer is kind %d", p, header[2],
             header[2] == CKPT_KIND_LLAMA ? "llama" : header[2] == CKPT_KIND_GPT2 ? "gpt2" : "unknown", kind);
@@ -68,8 +86,11 @@ inline void checkpoint_read_header(const std::string& path, int* header, int kin
 
 // Reads the body. m, v, state may be null to skip the optimizer part.
 // Returns whether the file has optimizer state (and so filled m, v, state).
+// A version-2 file's mask goes into prune, whose ranges the trainer has set
+// up; with prune null the mask is skipped (the pruned weights are zeros in
+// the parameters anyway).
 inline bool checkpoint_load(const std::string& path, size_t num_params, float* params, float* m, float* v,
-                            TrainState* state) {
+                            TrainState* state, Pruner* prune = nullptr) {
     const char* p = path.c_str();
     int header[CKPT_HEADER_INTS];
     long long bytes = file_size_check(p);
@@ -80,15 +101,32 @@ inline bool checkpoint_load(const std::string& path, size_t num_params, float* p
     if (n != (int64_t)num_params)
         die("%s: holds %lld parameters, the model built from its config has %zu", p, (long long)n, num_params);
     bool has_opt = header[3] == 1;
+    bool masked = header[1] == CKPT_VERSION_MASK;
     long long expect = (long long)(sizeof header + sizeof n + num_params * sizeof(float) *
                                                                   (has_opt ? 3 : 1)) + (has_opt ? (long long)sizeof(TrainState) : 0);
-    if (bytes != expect) die("%s: file is %lld bytes, expected %lld for %zu parameters%s", p, bytes, expect,
-                             num_params, has_opt ? " with optimizer state" : "");
+    long long mask_at = expect;  // where the mask section starts, if any
+    if (masked) {
+        // the mask's size is in its own first words; read them where the section starts
+        int64_t mask_head[2] = {0, 0};
+        fseek_check(f, (long)expect, SEEK_SET, p);
+        fread_check(mask_head, sizeof(int64_t), 2, f, p);
+        if (mask_head[1] < 0 || mask_head[1] > (int64_t)num_params)
+            die("%s: the sparsity mask claims %lld words for a model of %zu parameters (corrupt file)", p,
+                (long long)mask_head[1], num_params);
+        expect += (long long)(4 * sizeof(int64_t) + sizeof(double) + mask_head[1] * sizeof(uint64_t));
+        fseek_check(f, (long)(sizeof header + sizeof n), SEEK_SET, p);
+    }
+    if (bytes != expect) die("%s: file is %lld bytes, expected %lld for %zu parameters%s%s", p, bytes, expect,
+                             num_params, has_opt ? " with optimizer state" : "", masked ? " and a sparsity mask" : "");
     fread_check(params, sizeof(float), num_params, f, p);
     if (has_opt && m && v && state) {
         fread_check(m, sizeof(float), num_params, f, p);
         fread_check(v, sizeof(float), num_params, f, p);
         fread_check(state, sizeof(TrainState), 1, f, p);
+    }
+    if (masked && prune) {
+        fseek_check(f, (long)mask_at, SEEK_SET, p);
+        prune_read(prune, f, p);
     }
     fclose(f);
     return has_opt && m && v && state;
