@@ -306,3 +306,33 @@ TEST_CASE("a failing rank stops every rank: its message names the rank; checkpoi
         CHECK(again.status == 0);
     }
 }
+
+TEST_CASE("sparse training on 2 ranks: the target sparsity, pruned weights and their sharded moments held at zero",
+          "[mpi][prune]") {
+    if (!mpi_available("./train_llama_mpi")) return;
+    MpiData data(64);
+    TempDir out;
+    RunResult r = run_command(MPIRUN + "2 ./train_llama_mpi" + std::string(LLAMA_TINY) + data.flags() +
+                              " -x 12 -v 0 -l 3e-3 -u 2 --sparsity 0.6 --prune-start 2 --prune-end 8 --prune-every 2 -o " +
+                              out.path);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    std::string path = out / "ckpt_000012.bin";
+    int header[CKPT_HEADER_INTS];
+    checkpoint_read_header(path, header, CKPT_KIND_LLAMA);
+    llama::Llama m;
+    llama::llama_build(&m, llama::config_from_header(header));
+    TrainState st;
+    REQUIRE(llama::llama_load_checkpoint(&m, path, &st));
+    CHECK(m.pruner.num_pruned == (size_t)llround(0.6 * m.pruner.num_linear));
+    // the moments were gathered from both ranks' shards: zero wherever the weight is pruned
+    size_t zeros = 0;
+    for (const PruneRange& pr : m.pruner.ranges)
+        for (size_t i = 0; i < pr.n; i++)
+            if (prune_bit(m.pruner, pr, i)) {
+                size_t k = pr.offset + i;
+                zeros += m.params_memory[k] == 0.0f && m.m_memory[k] == 0.0f && m.v_memory[k] == 0.0f;
+            }
+    CHECK(zeros == m.pruner.num_pruned);
+    llama::llama_free(&m);
+}
