@@ -41,6 +41,29 @@ $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ tokenizer/main.cpp $(TOK_OBJS)
 
+# Data-parallel builds (common/dist.h): the same trainers compiled by mpicxx
+# with -DUSE_MPI, run with `mpirun -np N`. Built by `make` when mpicxx is
+# installed (Debian: openmpi-bin libopenmpi-dev); the plain build needs no MPI.
+# The tokenizer objects are rebuilt for them: die() differs with USE_MPI.
+MPICXX   ?= mpicxx
+HAVE_MPI := $(shell command -v $(MPICXX) 2>/dev/null)
+MPI_BINS := $(addsuffix _mpi,$(TRAINERS))
+TOK_OBJS_MPI := $(patsubst %.cpp,$(BUILD)/obj_mpi/%.o,$(TOK_SRCS))
+.PHONY: mpi
+mpi: $(MPI_BINS) $(BUILD)/bench_allreduce
+all: $(if $(HAVE_MPI),$(MPI_BINS),)
+# (OMPI_SKIP_MPICXX: the C API only; OpenMPI's C++ bindings do not compile -Wextra clean.)
+MPIFLAGS := -DUSE_MPI -DOMPI_SKIP_MPICXX -DMPICH_SKIP_MPICXX
+.SECONDARY: $(TOK_OBJS_MPI)
+train_%_mpi: train_%.cpp $(HEADERS) $(TOK_OBJS_MPI)
+	$(MPICXX) $(CXXFLAGS) $(MPIFLAGS) -o $@ $< $(TOK_OBJS_MPI)
+$(BUILD)/bench_allreduce: dev/mpi/bench_allreduce.cpp $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(MPICXX) $(CXXFLAGS) $(MPIFLAGS) -o $@ $<
+$(BUILD)/obj_mpi/%.o: %.cpp $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(MPICXX) $(CXXFLAGS) $(MPIFLAGS) -c -o $@ $<
+
 # Catch2's main is compiled once: it is the slow part of building tests.
 $(BUILD)/catch_main.o: tests/catch_main.cpp
 	@mkdir -p $(BUILD)
@@ -73,7 +96,7 @@ quickstart: all data
 	./train_llama $(QUICKSTART_FLAGS)
 
 clean:
-	rm -rf $(BUILD) train_llama train_gpt2 train_llama_cu
+	rm -rf $(BUILD) train_llama train_gpt2 train_llama_cu train_llama_mpi train_gpt2_mpi
 
 # ---- CUDA: compiles and links without a GPU (CI does that); runs where one is present.
 # (section owned by the CUDA work; `make cuda` builds all of it)

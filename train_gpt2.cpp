@@ -43,6 +43,7 @@
 #include "common/args.h"
 #include "common/checkpoint.h"
 #include "common/dataloader.h"
+#include "common/dist.h"
 #include "common/evaluate.h"
 #include "common/llmc_model.h"
 #include "common/logger.h"
@@ -250,8 +251,9 @@ struct GPT2 {
     size_t num_params = 0;
     float* params_memory = nullptr;
     float* grads_memory = nullptr;
-    float* m_memory = nullptr;     // AdamW moments, allocated at the first update
-    float* v_memory = nullptr;
+    float* m_memory = nullptr;     // AdamW moments, allocated at the first update: of the whole blob,
+    float* v_memory = nullptr;     // or with MPI of this rank's shard only (ZeRO-1, common/dist.h)
+    Dist* dist = nullptr;          // the MPI ranks training this model together; null = one process
     ParameterTensors params, grads;
     // activations, allocated at the first forward for (B, T); smaller batches fit too
     int B = 0, T = 0;
@@ -480,19 +482,33 @@ static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
 // Update: global gradient-norm clipping, then AdamW over each parameter tensor
 // (decay on 2-D tensors only, PARAM_DECAY). Returns the gradient norm before clipping.
 
+// With MPI the gradients are first summed over the ranks; each rank updates
+// its shard of the parameters (the moments it holds) and the shards are
+// all-gathered (ZeRO-1, common/dist.h).
+
+// The part of the blob whose AdamW moments this process holds: all of it, or its MPI shard.
+static size_t optimizer_begin(const GPT2* m) { return m->dist ? m->dist->shard_begin : 0; }
+static size_t optimizer_end(const GPT2* m) { return m->dist ? m->dist->shard_end : m->num_params; }
+
 static void gpt2_alloc_optimizer(GPT2* model) {
     if (model->m_memory) return;
-    model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
-    model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
+    size_t bytes = (optimizer_end(model) - optimizer_begin(model)) * sizeof(float);
+    model->m_memory = (float*)calloc_check(bytes, "AdamW m");
+    model->v_memory = (float*)calloc_check(bytes, "AdamW v");
+    model->pruner.moment_begin = optimizer_begin(model);
+    model->pruner.moment_end = optimizer_end(model);
 }
 
 static float gpt2_update(GPT2* model, float lr, const AdamWConfig& opt) {
     gpt2_alloc_optimizer(model);
     model->step++;
+    if (model->dist) dist_allreduce_sum(model->dist, model->grads_memory, model->num_params);
     prune_before_update(model->pruner, model->grads_memory);
-    float norm = optimizer_step_fast(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
-                                     model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    float norm = optimizer_step_shard(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
+                                      model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step,
+                                      optimizer_begin(model), optimizer_end(model));
     prune_after_update(model->pruner, model->params_memory, model->m_memory, model->v_memory);
+    if (model->dist) dist_allgather_shards(model->dist, model->params_memory);
     return norm;
 }
 
@@ -500,12 +516,15 @@ static float gpt2_update(GPT2* model, float lr, const AdamWConfig& opt) {
 // Evaluation and sampling
 
 static EvalResult gpt2_evaluate(GPT2* model, DataLoader* val, int batches, const Tokenizer* tok) {
-    return evaluate_val(val, batches, tok, [&](const int* inputs, const int* targets, int B, int T) {
-        gpt2_forward_pass(model, inputs, targets, B, T, false);
-        double nll = 0.0;
-        for (int j = 0; j < B * T; j++) nll += model->acts.losses[j];
-        return nll;
-    });
+    return evaluate_val(
+        val, batches, tok,
+        [&](const int* inputs, const int* targets, int B, int T) {
+            gpt2_forward_pass(model, inputs, targets, B, T, false);
+            double nll = 0.0;
+            for (int j = 0; j < B * T; j++) nll += model->acts.losses[j];
+            return nll;
+        },
+        model->dist);
 }
 
 static std::string gpt2_generate(GPT2* model, const Tokenizer& tok, int num_tokens, float temperature, int top_k,
@@ -526,6 +545,7 @@ static void gpt2_save_llmc(const GPT2* model, const std::string& path) {
 }
 
 // Our checkpoint: parameters, and AdamW state with the train state once there is one.
+// With MPI every rank calls it: rank 0 gathers the moments' shards and writes.
 static void gpt2_save_checkpoint(const GPT2* model, const std::string& path, const TrainState& state) {
     int header[CKPT_HEADER_INTS] = {0};
     header[0] = CKPT_MAGIC;
@@ -533,8 +553,18 @@ static void gpt2_save_checkpoint(const GPT2* model, const std::string& path, con
     header[2] = CKPT_KIND_GPT2;
     header[3] = model->m_memory ? 1 : 0;
     config_to_header(model->config, header);
-    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state,
-                    &model->pruner);
+    const float *m = model->m_memory, *v = model->v_memory;
+    std::vector<float> full_m, full_v;
+    if (model->dist && model->dist->world > 1 && m) {
+        full_m.resize(model->num_params);
+        full_v.resize(model->num_params);
+        dist_gather_shards(*model->dist, m, full_m.data());
+        dist_gather_shards(*model->dist, v, full_v.data());
+        m = full_m.data();
+        v = full_v.data();
+    }
+    if (model->dist && !dist_root(*model->dist)) return;
+    checkpoint_save(path, header, model->params_memory, model->num_params, m, v, &state, &model->pruner);
 }
 
 // The shape stored in a model file of either kind; dies on anything else.
@@ -566,9 +596,19 @@ static bool gpt2_load(GPT2* model, const std::string& path, TrainState* state) {
         llmc_read_params(path, model->params_memory, model->num_params);
         return false;
     }
+    // with MPI each rank keeps the moments of its own shard, so a checkpoint
+    // written by any number of ranks resumes on any number
     gpt2_alloc_optimizer(model);
-    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory,
+    size_t begin = optimizer_begin(model), end = optimizer_end(model);
+    bool sharded = end - begin != model->num_params;
+    std::vector<float> full_m(sharded ? model->num_params : 0), full_v(full_m.size());
+    bool resumed = checkpoint_load(path, model->num_params, model->params_memory,
+                                   sharded ? full_m.data() : model->m_memory, sharded ? full_v.data() : model->v_memory,
                                    state, &model->pruner);
+    if (resumed && sharded) {
+        std::copy(full_m.begin() + begin, full_m.begin() + end, model->m_memory);
+        std::copy(full_v.begin() + begin, full_v.begin() + end, model->v_memory);
+    }
     if (resumed) model->step = state->step;
     return resumed;
 }
@@ -686,6 +726,8 @@ static int start_model(GPT2* model, const TrainerOptions& o, DataLoader* train, 
 }
 
 int main(int argc, char** argv) {
+    Dist dist;  // one process, or this rank of an MPI run (common/dist.h)
+    dist_init(&dist, &argc, &argv);
     TrainerOptions o = gpt2_default_options();
     ModelOptions mo;
     std::vector<ArgSpec> specs;
@@ -712,9 +754,12 @@ int main(int argc, char** argv) {
     BatchPlan bp = resolve_batch(&o, config.maxT);
     prune_resolve(&prune, o.max_steps);
     const int B = bp.B, T = bp.T;
+    // with MPI this rank trains on rows [row0, row0 + Bl) of every batch
+    const int Bl = dist_rows(dist, B);
+    const size_t row0 = (size_t)dist.rank * Bl * T;
 
-    // --- output dir, tokenizer, data
-    ensure_writable_dir(o.out_dir.c_str());
+    // --- output dir (rank 0 writes everything), tokenizer, data
+    if (dist_root(dist)) ensure_writable_dir(o.out_dir.c_str());
     Tokenizer tok;
     bool have_tok = load_training_tokenizer(&tok, o, arg_was_set(specs, "--tokenizer"), config.V);
     if (have_tok && tok.vocab_size != config.V)
@@ -730,6 +775,8 @@ int main(int argc, char** argv) {
     gpt2_build(&model, config);
     model.bf16 = bf16;
     model.pruner.config = prune;
+    dist_shard(&dist, model.param_sizes, NUM_PARAM_TENSORS);
+    model.dist = &dist;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
     int start_step = start_model(&model, o, &train, &rng);
 
@@ -747,10 +794,14 @@ int main(int argc, char** argv) {
            o.max_steps, threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
     if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
+    if (dist.world > 1)
+        printf("data parallel: %s, %d of the B=%d rows each; ZeRO-1: AdamW state %.1f MB per rank (%.1f MB in all)\n",
+               dist_describe(dist), Bl, B, 2.0 * dist_shard_size(dist) * sizeof(float) / 1e6,
+               2.0 * model.num_params * sizeof(float) / 1e6);
     prune_banner(model.pruner, start_step);
 
     Logger log;
-    logger_open(&log, o.out_dir);
+    if (dist_root(dist)) logger_open(&log, o.out_dir);
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
@@ -767,7 +818,7 @@ int main(int argc, char** argv) {
     auto save = [&](int step) {
         char path[1024];
         snprintf(path, sizeof path, "%s/model_%06d.bin", o.out_dir.c_str(), step);
-        gpt2_save_llmc(&model, path);
+        if (dist_root(dist)) gpt2_save_llmc(&model, path);
         snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
         gpt2_save_checkpoint(&model, path, make_train_state(step, rng, train));
         last_ckpt = path;
@@ -783,12 +834,13 @@ int main(int argc, char** argv) {
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
             dataloader_next_batch(&train);
-            float l = gpt2_forward(&model, train.inputs.data(), train.targets.data(), B, T);
+            float l = gpt2_forward(&model, train.inputs.data() + row0, train.targets.data() + row0, Bl, T);
             if (!std::isfinite(l))
                 die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
             loss += l / bp.accum;
-            gpt2_backward(&model, B, T, 1.0f / bp.accum);
+            gpt2_backward(&model, Bl, T, 1.0f / (bp.accum * dist.world));  // the ranks' gradients are summed
         }
+        loss = dist_sum(dist, loss) / dist.world;
         float lr = schedule_lr(o.sched, step);
         float norm = gpt2_update(&model, lr, o.opt);
         if (!std::isfinite(norm))
@@ -806,8 +858,12 @@ int main(int argc, char** argv) {
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));
+    if (dist.world > 1)
+        printf("communication: %.1f ms/step on rank 0 (gradient all-reduce and parameter all-gather)\n",
+               dist.comm_ms / (o.max_steps - start_step));
     logger_close(&log);
     gpt2_free(&model);
+    dist_finalize(dist);
     return 0;
 }
 #endif  // TRAIN_GPT2_NO_MAIN

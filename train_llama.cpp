@@ -33,6 +33,7 @@
 #include "common/args.h"
 #include "common/checkpoint.h"
 #include "common/dataloader.h"
+#include "common/dist.h"
 #include "common/evaluate.h"
 #include "common/logger.h"
 #include "common/optimizer.h"
@@ -297,8 +298,9 @@ struct Llama {
     size_t num_params = 0;
     float* params_memory = nullptr;
     float* grads_memory = nullptr;
-    float* m_memory = nullptr;     // AdamW moments, allocated at the first update
-    float* v_memory = nullptr;
+    float* m_memory = nullptr;     // AdamW moments, allocated at the first update: of the whole blob,
+    float* v_memory = nullptr;     // or with MPI of this rank's shard only (ZeRO-1, common/dist.h)
+    Dist* dist = nullptr;          // the MPI ranks training this model together; null = one process
     ParameterTensors params, grads;
     // activations, allocated at the first forward for (B, T); smaller batches fit too
     int B = 0, T = 0;
@@ -562,20 +564,36 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
 // ----------------------------------------------------------------------------
 // Update: global gradient-norm clipping, then AdamW over each parameter tensor
 // (decay on matrices only, PARAM_DECAY). Returns the gradient norm before clipping.
+// With MPI the gradients are first summed over the ranks; each rank updates
+// its shard of the parameters (the moments it holds) and the shards are
+// all-gathered (ZeRO-1, common/dist.h).
+
+// The part of the blob whose AdamW moments this process holds: all of it, or its MPI shard.
+static size_t optimizer_begin(const Llama* m) { return m->dist ? m->dist->shard_begin : 0; }
+static size_t optimizer_end(const Llama* m) { return m->dist ? m->dist->shard_end : m->num_params; }
+
+static void llama_alloc_optimizer(Llama* model) {
+    if (model->m_memory) return;
+    size_t bytes = (optimizer_end(model) - optimizer_begin(model)) * sizeof(float);
+    model->m_memory = (float*)calloc_check(bytes, "AdamW m");
+    model->v_memory = (float*)calloc_check(bytes, "AdamW v");
+    advise_huge_pages(model->m_memory, bytes);
+    advise_huge_pages(model->v_memory, bytes);
+    model->pruner.moment_begin = optimizer_begin(model);
+    model->pruner.moment_end = optimizer_end(model);
+}
 
 static float llama_update(Llama* model, float lr, const AdamWConfig& opt) {
-    if (!model->m_memory) {
-        model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
-        model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
-        advise_huge_pages(model->m_memory, model->num_params * sizeof(float));
-        advise_huge_pages(model->v_memory, model->num_params * sizeof(float));
-    }
+    llama_alloc_optimizer(model);
     model->step++;
     prof_start(&model->prof);
+    if (model->dist) dist_allreduce_sum(model->dist, model->grads_memory, model->num_params);
     prune_before_update(model->pruner, model->grads_memory);
-    float norm = optimizer_step_fast(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
-                                model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step);
+    float norm = optimizer_step_shard(model->params_memory, model->grads_memory, model->m_memory, model->v_memory,
+                                      model->param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step,
+                                      optimizer_begin(model), optimizer_end(model));
     prune_after_update(model->pruner, model->params_memory, model->m_memory, model->v_memory);
+    if (model->dist) dist_allgather_shards(model->dist, model->params_memory);
     prof_lap(&model->prof, "adamw");
     return norm;
 }
@@ -584,12 +602,15 @@ static float llama_update(Llama* model, float lr, const AdamWConfig& opt) {
 // Evaluation and sampling
 
 static EvalResult llama_evaluate(Llama* model, DataLoader* val, int batches, const Tokenizer* tok) {
-    return evaluate_val(val, batches, tok, [&](const int* inputs, const int* targets, int B, int T) {
-        llama_forward_pass(model, inputs, targets, B, T, false);
-        double nll = 0.0;
-        for (int j = 0; j < B * T; j++) nll += model->acts.losses[j];
-        return nll;
-    });
+    return evaluate_val(
+        val, batches, tok,
+        [&](const int* inputs, const int* targets, int B, int T) {
+            llama_forward_pass(model, inputs, targets, B, T, false);
+            double nll = 0.0;
+            for (int j = 0; j < B * T; j++) nll += model->acts.losses[j];
+            return nll;
+        },
+        model->dist);
 }
 
 static std::string llama_generate(Llama* model, const Tokenizer& tok, int num_tokens, float temperature, int top_k,
@@ -604,6 +625,7 @@ static std::string llama_generate(Llama* model, const Tokenizer& tok, int num_to
 // ----------------------------------------------------------------------------
 // Checkpoints
 
+// With MPI every rank calls it: rank 0 gathers the moments' shards and writes.
 static void llama_save_checkpoint(const Llama* model, const std::string& path, const TrainState& state) {
     int header[CKPT_HEADER_INTS] = {0};
     header[0] = CKPT_MAGIC;
@@ -611,20 +633,35 @@ static void llama_save_checkpoint(const Llama* model, const std::string& path, c
     header[2] = CKPT_KIND_LLAMA;
     header[3] = model->m_memory ? 1 : 0;
     config_to_header(model->config, header);
-    checkpoint_save(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory, &state,
-                    &model->pruner);
+    const float *m = model->m_memory, *v = model->v_memory;
+    std::vector<float> full_m, full_v;
+    if (model->dist && model->dist->world > 1 && m) {
+        full_m.resize(model->num_params);
+        full_v.resize(model->num_params);
+        dist_gather_shards(*model->dist, m, full_m.data());
+        dist_gather_shards(*model->dist, v, full_v.data());
+        m = full_m.data();
+        v = full_v.data();
+    }
+    if (model->dist && !dist_root(*model->dist)) return;
+    checkpoint_save(path, header, model->params_memory, model->num_params, m, v, &state, &model->pruner);
 }
 
 // Loads parameters, and optimizer state if the file has it; returns whether it did.
+// With MPI each rank keeps the moments of its own shard, so a checkpoint
+// written by any number of ranks resumes on any number.
 static bool llama_load_checkpoint(Llama* model, const std::string& path, TrainState* state) {
-    if (!model->m_memory) {
-        model->m_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW m");
-        model->v_memory = (float*)calloc_check(model->num_params * sizeof(float), "AdamW v");
-        advise_huge_pages(model->m_memory, model->num_params * sizeof(float));
-        advise_huge_pages(model->v_memory, model->num_params * sizeof(float));
-    }
-    bool resumed = checkpoint_load(path, model->num_params, model->params_memory, model->m_memory, model->v_memory,
+    llama_alloc_optimizer(model);
+    size_t begin = optimizer_begin(model), end = optimizer_end(model);
+    bool sharded = end - begin != model->num_params;
+    std::vector<float> full_m(sharded ? model->num_params : 0), full_v(full_m.size());
+    bool resumed = checkpoint_load(path, model->num_params, model->params_memory,
+                                   sharded ? full_m.data() : model->m_memory, sharded ? full_v.data() : model->v_memory,
                                    state, &model->pruner);
+    if (resumed && sharded) {
+        std::copy(full_m.begin() + begin, full_m.begin() + end, model->m_memory);
+        std::copy(full_v.begin() + begin, full_v.begin() + end, model->v_memory);
+    }
     if (resumed) model->step = state->step;
     return resumed;
 }
@@ -736,6 +773,8 @@ static const char* SUMMARY =
     "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one.";
 
 int main(int argc, char** argv) {
+    Dist dist;  // one process, or this rank of an MPI run (common/dist.h)
+    dist_init(&dist, &argc, &argv);
     TrainerOptions o;
     ModelOptions mo;
     std::vector<ArgSpec> specs;
@@ -755,9 +794,12 @@ int main(int argc, char** argv) {
     BatchPlan bp = resolve_batch(&o, config.maxT);
     prune_resolve(&prune, o.max_steps);
     const int B = bp.B, T = bp.T;
+    // with MPI this rank trains on rows [row0, row0 + Bl) of every batch
+    const int Bl = dist_rows(dist, B);
+    const size_t row0 = (size_t)dist.rank * Bl * T;
 
-    // --- output dir, tokenizer, data
-    ensure_writable_dir(o.out_dir.c_str());
+    // --- output dir (rank 0 writes everything), tokenizer, data
+    if (dist_root(dist)) ensure_writable_dir(o.out_dir.c_str());
     Tokenizer tok;
     bool have_tok = load_training_tokenizer(&tok, o, arg_was_set(specs, "--tokenizer"), config.V);
     DataLoader train, val;
@@ -770,6 +812,8 @@ int main(int argc, char** argv) {
     llama_build(&model, config);
     model.bf16 = bf16;
     model.pruner.config = prune;
+    dist_shard(&dist, model.param_sizes, NUM_PARAM_TENSORS);
+    model.dist = &dist;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
     int start_step = 0;
     if (!o.load.empty()) {
@@ -801,10 +845,14 @@ int main(int argc, char** argv) {
            o.max_steps, threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
     if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
+    if (dist.world > 1)
+        printf("data parallel: %s, %d of the B=%d rows each; ZeRO-1: AdamW state %.1f MB per rank (%.1f MB in all)\n",
+               dist_describe(dist), Bl, B, 2.0 * dist_shard_size(dist) * sizeof(float) / 1e6,
+               2.0 * model.num_params * sizeof(float) / 1e6);
     prune_banner(model.pruner, start_step);
 
     Logger log;
-    logger_open(&log, o.out_dir);
+    if (dist_root(dist)) logger_open(&log, o.out_dir);
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
@@ -836,12 +884,13 @@ int main(int argc, char** argv) {
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
             dataloader_next_batch(&train);
-            float l = llama_forward(&model, train.inputs.data(), train.targets.data(), B, T);
+            float l = llama_forward(&model, train.inputs.data() + row0, train.targets.data() + row0, Bl, T);
             if (!std::isfinite(l))
                 die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
             loss += l / bp.accum;
-            llama_backward(&model, B, T, 1.0f / bp.accum);
+            llama_backward(&model, Bl, T, 1.0f / (bp.accum * dist.world));  // the ranks' gradients are summed
         }
+        loss = dist_sum(dist, loss) / dist.world;
         float lr = schedule_lr(o.sched, step);
         float norm = llama_update(&model, lr, o.opt);
         if (!std::isfinite(norm))
@@ -863,8 +912,12 @@ int main(int argc, char** argv) {
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));
+    if (dist.world > 1)
+        printf("communication: %.1f ms/step on rank 0 (gradient all-reduce and parameter all-gather)\n",
+               dist.comm_ms / (o.max_steps - start_step));
     logger_close(&log);
     llama_free(&model);
+    dist_finalize(dist);
     return 0;
 }
 #endif  // TRAIN_LLAMA_NO_MAIN

@@ -7,6 +7,7 @@
 
 #include "../tokenizer/tokenizer.h"
 #include "dataloader.h"
+#include "dist.h"
 #include "rng.h"
 #include "sampler.h"
 
@@ -18,18 +19,27 @@ struct EvalResult {
 // Mean NLL over the first `batches` validation batches. nll_sum(inputs, targets,
 // B, T) runs the model and returns the summed NLL (nats) of the B·T targets.
 // Bits per byte divide by the bytes the targets decode to (tok may be null).
+// With MPI (dist), each rank evaluates its B/N rows of every batch, as in
+// training, and the sums are added over the ranks.
 template <class NllSum>
-EvalResult evaluate_val(DataLoader* val, int batches, const Tokenizer* tok, NllSum nll_sum) {
+EvalResult evaluate_val(DataLoader* val, int batches, const Tokenizer* tok, NllSum nll_sum,
+                        const Dist* dist = nullptr) {
     dataloader_reset(val);
-    double nll = 0.0, bytes = 0.0;
-    size_t count = 0;
-    int B = val->B, T = val->T;
+    double nll = 0.0, bytes = 0.0, count = 0.0;
+    int T = val->T, B = dist ? dist_rows(*dist, val->B) : val->B;
+    size_t row0 = dist ? (size_t)dist->rank * B * T : 0;
     for (int i = 0; i < batches; i++) {
         dataloader_next_batch(val);
-        nll += nll_sum(val->inputs.data(), val->targets.data(), B, T);
+        const int* targets = val->targets.data() + row0;
+        nll += nll_sum(val->inputs.data() + row0, targets, B, T);
         if (tok)
-            for (int j = 0; j < B * T; j++) bytes += tok->tokens[val->targets[j]].size();
-        count += (size_t)B * T;
+            for (int j = 0; j < B * T; j++) bytes += tok->tokens[targets[j]].size();
+        count += (double)B * T;
+    }
+    if (dist) {
+        nll = dist_sum(*dist, nll);
+        bytes = dist_sum(*dist, bytes);
+        count = dist_sum(*dist, count);
     }
     EvalResult r;
     r.loss = (float)(nll / count);

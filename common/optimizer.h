@@ -2,6 +2,7 @@
 // global gradient-norm clipping, then AdamW tensor by tensor, with weight
 // decay only where the trainer's mask says (matrices, not norms or embeddings).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
@@ -33,10 +34,15 @@ inline float optimizer_step(float* params, const float* grads, float* m, float* 
 }
 
 // optimizer_step with the vectorised kernels (grad_norm_squared_fast,
-// adamw_update_fast): the same update to float rounding, and a norm that does
-// not depend on the thread count.
-inline float optimizer_step_fast(float* params, const float* grads, float* m, float* v, const size_t* sizes,
-                                 const bool* decay, int num_tensors, float lr, const AdamWConfig& opt, int t) {
+// adamw_update_fast) over the shard [begin, end) of the blob: m and v hold
+// that shard's moments only (m[0] is the moment of parameter `begin`). One
+// process updates the whole blob (0, total); with MPI each rank updates its
+// own shard (ZeRO-1, common/dist.h). The norm, and so the clipping, is over
+// the whole gradient, which every rank holds; it does not depend on the
+// thread count. The same update as optimizer_step to float rounding.
+inline float optimizer_step_shard(float* params, const float* grads, float* m, float* v, const size_t* sizes,
+                                  const bool* decay, int num_tensors, float lr, const AdamWConfig& opt, int t,
+                                  size_t begin, size_t end) {
     size_t total = 0;
     for (int i = 0; i < num_tensors; i++) total += sizes[i];
     float norm = (float)sqrt(grad_norm_squared_fast(grads, total));
@@ -44,9 +50,18 @@ inline float optimizer_step_fast(float* params, const float* grads, float* m, fl
     if (opt.grad_clip > 0.0f) scale = fminf(1.0f, opt.grad_clip / (norm + 1e-6f));
     size_t offset = 0;
     for (int i = 0; i < num_tensors; i++) {
-        adamw_update_fast(params + offset, grads + offset, m + offset, v + offset, sizes[i], lr, opt.beta1, opt.beta2,
-                          opt.eps, decay[i] ? opt.weight_decay : 0.0f, t, scale);
+        size_t lo = std::max(offset, begin), hi = std::min(offset + sizes[i], end);  // the tensor's part in the shard
+        if (lo < hi)
+            adamw_update_fast(params + lo, grads + lo, m + (lo - begin), v + (lo - begin), hi - lo, lr, opt.beta1,
+                              opt.beta2, opt.eps, decay[i] ? opt.weight_decay : 0.0f, t, scale);
         offset += sizes[i];
     }
     return norm;
+}
+
+inline float optimizer_step_fast(float* params, const float* grads, float* m, float* v, const size_t* sizes,
+                                 const bool* decay, int num_tensors, float lr, const AdamWConfig& opt, int t) {
+    size_t total = 0;
+    for (int i = 0; i < num_tensors; i++) total += sizes[i];
+    return optimizer_step_shard(params, grads, m, v, sizes, decay, num_tensors, lr, opt, t, 0, total);
 }

@@ -89,6 +89,10 @@ struct PruneRange {
 
 struct Pruner {
     PruneConfig config;
+    // The AdamW moments this process holds: all of the blob, or with MPI's
+    // ZeRO-1 (common/dist.h) the shard [moment_begin, moment_end), whose first
+    // element is m[0].
+    size_t moment_begin = 0, moment_end = SIZE_MAX;
     std::vector<PruneRange> ranges;  // the linear weight matrices, in blob order
     size_t num_linear = 0;           // weights in all ranges
     std::vector<uint64_t> mask;      // bit i of range r: mask[r.word + i/64] >> (i%64); 1 = pruned
@@ -112,20 +116,21 @@ inline bool prune_bit(const Pruner& p, const PruneRange& r, size_t i) {
 }
 
 // Zeros every pruned entry of a blob laid out as the parameters (parameters,
-// gradients, AdamW moments). Nothing to do, and no pass over memory, while
+// gradients, AdamW moments), or of its window [begin, end) held in `blob`
+// (blob[0] is element begin). Nothing to do, and no pass over memory, while
 // nothing is pruned: dense training pays nothing.
-inline void prune_zero(const Pruner& p, float* blob) {
+inline void prune_zero(const Pruner& p, float* blob, size_t begin = 0, size_t end = SIZE_MAX) {
     if (p.num_pruned == 0 || !blob) return;
     for (const PruneRange& r : p.ranges) {
-        float* x = blob + r.offset;
+        if (r.offset + r.n <= begin || r.offset >= end) continue;
         const uint64_t* bits = p.mask.data() + r.word;
         long words = (long)((r.n + 63) / 64);
 #pragma omp parallel for schedule(static)
         for (long w = 0; w < words; w++) {
             uint64_t b = bits[w];
             while (b) {
-                int i = __builtin_ctzll(b);
-                x[(size_t)w * 64 + i] = 0.0f;
+                size_t at = r.offset + (size_t)w * 64 + __builtin_ctzll(b);
+                if (at >= begin && at < end) blob[at - begin] = 0.0f;
                 b &= b - 1;
             }
         }
@@ -141,8 +146,8 @@ inline void prune_before_update(const Pruner& p, float* grads) { prune_zero(p, g
 // of the update rather than of AdamW's arithmetic, which weight decay also enters).
 inline void prune_after_update(const Pruner& p, float* params, float* m, float* v) {
     prune_zero(p, params);
-    prune_zero(p, m);
-    prune_zero(p, v);
+    prune_zero(p, m, p.moment_begin, p.moment_end);
+    prune_zero(p, v, p.moment_begin, p.moment_end);
 }
 
 // One pruning event: grows the mask so that the fraction s of linear weights

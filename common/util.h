@@ -8,6 +8,9 @@
 #endif
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef USE_MPI
+#include <mpi.h>
+#endif
 
 #include <cerrno>
 #include <cstdarg>
@@ -19,14 +22,36 @@
 #include <vector>
 
 // printf-style fatal error: "error: <message>" on stderr, exit status 1.
+// In an MPI run (common/dist.h) the message names the rank, and MPI_Abort
+// stops every rank: one rank's missing file must not leave the others
+// waiting forever in a collective.
 [[noreturn]] inline void die(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fflush(stdout);
+#ifdef USE_MPI
+    int mpi_on = 0, mpi_off = 0, rank = 0, world = 1;
+    MPI_Initialized(&mpi_on);
+    MPI_Finalized(&mpi_off);
+    if (mpi_on && !mpi_off) {
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &world);
+        fprintf(stderr, "error (rank %d of %d): ", rank, world);
+    } else {
+        fprintf(stderr, "error: ");
+    }
+#else
     fprintf(stderr, "error: ");
+#endif
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+#ifdef USE_MPI
+    if (mpi_on && !mpi_off && world > 1) {
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+#endif
     exit(1);
 }
 
