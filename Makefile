@@ -96,7 +96,7 @@ quickstart: all data
 	./train_llama $(QUICKSTART_FLAGS)
 
 clean:
-	rm -rf $(BUILD) train_llama train_gpt2 train_llama_cu train_llama_mpi train_gpt2_mpi
+	rm -rf $(BUILD) train_llama train_gpt2 train_llama_cu train_llama_mpi train_gpt2_mpi train_llama_cu_mpi
 
 # ---- CUDA: compiles and links without a GPU (CI does that); runs where one is present.
 # (section owned by the CUDA work; `make cuda` builds all of it)
@@ -110,9 +110,13 @@ CUDA_HEADERS := $(wildcard kernels/cuda/*.cuh)
 CUDA_LIBS    := -lcublas -lcublasLt -lgomp
 CUDA_HARNESSES := $(patsubst dev/cuda/%.cu,$(BUILD)/cuda/%,$(wildcard dev/cuda/*.cu))
 .PHONY: cuda test_cuda bench_cuda
-cuda: train_llama_cu $(CUDA_HARNESSES) $(BUILD)/test_cuda
+cuda: train_llama_cu $(CUDA_HARNESSES) $(BUILD)/test_cuda $(if $(HAVE_MPI),train_llama_cu_mpi,)
 train_llama_cu: train_llama.cu train_llama.cpp $(HEADERS) $(CUDA_HEADERS) $(TOK_OBJS)
 	$(NVCC) $(NVCCFLAGS) -o $@ $< $(TOK_OBJS) $(CUDA_LIBS)
+# Several GPUs, one process each under mpirun: NCCL for the gradients and weights, MPI to start and coordinate.
+train_llama_cu_mpi: train_llama.cu train_llama.cpp $(HEADERS) $(CUDA_HEADERS) $(TOK_OBJS_MPI)
+	$(NVCC) $(NVCCFLAGS) $(MPIFLAGS) -DUSE_NCCL $(shell $(MPICXX) --showme:compile 2>/dev/null) -o $@ $< \
+	    $(TOK_OBJS_MPI) $(CUDA_LIBS) -lnccl $(shell $(MPICXX) --showme:link 2>/dev/null)
 $(BUILD)/cuda/%: dev/cuda/%.cu dev/cuda/harness.h $(HEADERS) $(CUDA_HEADERS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -o $@ $< $(CUDA_LIBS)

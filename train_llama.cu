@@ -19,6 +19,14 @@
 //     step matches the CPU trainer up to summation order (~1e-5 relative).
 // Reductions everywhere are deterministic (no atomics): a rerun is bit-identical.
 //
+// Several GPUs (make train_llama_cu_mpi: -DUSE_MPI -DUSE_NCCL): one process
+// per GPU, launched by mpirun, data parallel as the CPU trainers are with MPI
+// (common/dist.h): each rank takes B/N rows of every micro-batch, the
+// gradients are summed with ncclAllReduce, each rank keeps the AdamW moments
+// of its own equal-size shard (ZeRO-1) and the updated master weights are
+// all-gathered with ncclAllGather. MPI starts the ranks and carries the NCCL
+// id, the checkpoint's gathered moments and the loss sums; rank 0 writes.
+//
 // Shape letters as in train_llama.cpp: B batch, T time, C channels, NH query
 // heads, NKV key/value heads, HS head size, H MLP hidden size, V vocabulary, L layers.
 #define TRAIN_LLAMA_NO_MAIN
@@ -46,6 +54,17 @@
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/swiglu.cuh"
+
+#ifdef USE_NCCL
+#include <nccl.h>
+inline void nccl_check(ncclResult_t r, const char* call, const char* file, int line) {
+    if (r != ncclSuccess) die("%s:%d: %s failed: %s", file, line, call, ncclGetErrorString(r));
+}
+#define NCCL_CHECK(call) nccl_check((call), #call, __FILE__, __LINE__)
+using NcclComm = ncclComm_t;
+#else
+using NcclComm = void*;  // single-GPU builds have no communicator
+#endif
 
 // ----------------------------------------------------------------------------
 // Device memory: one allocation per group, a struct of pointers into it.
@@ -135,8 +154,13 @@ struct LlamaGpu {
     float* params = nullptr;       // (num_params) fp32 master weights, the checkpoint's blob order
     floatX* params_x = nullptr;    // the compute copy; the master itself when floatX is float
     float* grads = nullptr;        // (num_params) fp32
-    float* m = nullptr;            // AdamW moments, fp32
+    float* m = nullptr;            // AdamW moments, fp32: of the whole blob, or with NCCL of this rank's shard
     float* v = nullptr;
+    Dist* dist = nullptr;          // the ranks training together (null: this GPU alone)
+#ifdef USE_NCCL
+    ncclComm_t nccl = nullptr;
+    size_t shard_chunk = 0;        // every rank's shard size; params is padded to world·shard_chunk floats
+#endif
     float* norm = nullptr;         // [0] Σ g², then NORM_BLOCKS partial sums
     ParamViews<floatX> p;          // views of params_x
     ParameterTensors g;            // views of grads
@@ -156,21 +180,39 @@ struct LlamaGpu {
 constexpr bool is_fp32(const float*) { return true; }
 constexpr bool is_fp32(const bf16*) { return false; }
 
+// The part of the blob whose moments this GPU holds: all of it, or its NCCL shard.
 template <typename floatX>
-static void gpu_build(LlamaGpu<floatX>* model, const LlamaConfig& config, bool attn_simple) {
+static size_t moments_begin(const LlamaGpu<floatX>* m) { return m->dist ? m->dist->shard_begin : 0; }
+template <typename floatX>
+static size_t moments_end(const LlamaGpu<floatX>* m) { return m->dist ? m->dist->shard_end : m->num_params; }
+
+// dist (may be null) shards the moments over the ranks (NCCL builds).
+template <typename floatX>
+static void gpu_build(LlamaGpu<floatX>* model, const LlamaConfig& config, bool attn_simple, Dist* dist = nullptr) {
     llama_build(&model->host, config);  // validates the config, computes the layout and the rope tables
     const LlamaConfig& c = config;
     int HS = c.C / c.NH;
     if (!attention_supports_head_size(HS))
         die("the GPU attention kernels take head sizes 16, 32, 64 or 128; dim %d / heads %d = %d", c.C, c.NH, HS);
-    size_t n = model->num_params = model->host.num_params;
-    model->params = (float*)cuda_malloc_check(n * sizeof(float), "master weights");
+    size_t n = model->num_params = model->host.num_params, padded = n;
+#ifdef USE_NCCL
+    if (dist && dist->world > 1) {
+        model->dist = dist;
+        model->shard_chunk = dist_shard_equal(dist, n, 64);
+        padded = model->shard_chunk * dist->world;
+    }
+#else
+    (void)dist;
+#endif
+    size_t nm = moments_end(model) - moments_begin(model);
+    model->params = (float*)cuda_malloc_check(padded * sizeof(float), "master weights");
     model->grads = (float*)cuda_malloc_check(n * sizeof(float), "gradients");
-    model->m = (float*)cuda_malloc_check(n * sizeof(float), "AdamW m");
-    model->v = (float*)cuda_malloc_check(n * sizeof(float), "AdamW v");
+    model->m = (float*)cuda_malloc_check(nm * sizeof(float), "AdamW m");
+    model->v = (float*)cuda_malloc_check(nm * sizeof(float), "AdamW v");
+    CUDA_CHECK(cudaMemset(model->params, 0, padded * sizeof(float)));
     CUDA_CHECK(cudaMemset(model->grads, 0, n * sizeof(float)));
-    CUDA_CHECK(cudaMemset(model->m, 0, n * sizeof(float)));
-    CUDA_CHECK(cudaMemset(model->v, 0, n * sizeof(float)));
+    CUDA_CHECK(cudaMemset(model->m, 0, nm * sizeof(float)));
+    CUDA_CHECK(cudaMemset(model->v, 0, nm * sizeof(float)));
     if constexpr (std::is_same<floatX, float>::value) model->params_x = model->params;
     else model->params_x = (floatX*)cuda_malloc_check(n * sizeof(floatX), "compute weights");
     model->norm = (float*)cuda_malloc_check((1 + NORM_BLOCKS) * sizeof(float), "gradient norm");
@@ -449,12 +491,33 @@ static void gpu_backward(LlamaGpu<floatX>* model, int B, int T) {
 // Update: global gradient-norm clipping, then AdamW tensor by tensor (decay on
 // matrices only, PARAM_DECAY), writing the compute copy. Returns the norm before clipping.
 
+// With NCCL: the gradients are summed over the ranks first, each rank updates
+// its shard, and the master weights are all-gathered (then the compute copy
+// is refreshed from them).
 template <typename floatX>
 static float gpu_update(LlamaGpu<floatX>* model, float lr, const AdamWConfig& opt) {
     model->step++;
+#ifdef USE_NCCL
+    if (model->dist) {
+        double t0 = now_ms();
+        NCCL_CHECK(ncclAllReduce(model->grads, model->grads, model->num_params, ncclFloat, ncclSum, model->nccl, 0));
+        CUDA_CHECK(cudaDeviceSynchronize());
+        model->dist->comm_ms += now_ms() - t0;
+    }
+#endif
     optimizer_step_gpu(model->params, is_fp32(model->params_x) ? nullptr : model->params_x, model->grads, model->m,
                        model->v, model->host.param_sizes, PARAM_DECAY, NUM_PARAM_TENSORS, lr, opt, (int)model->step,
-                       model->norm, model->norm + 1);
+                       model->norm, model->norm + 1, moments_begin(model), moments_end(model));
+#ifdef USE_NCCL
+    if (model->dist) {
+        double t0 = now_ms();
+        float* mine = model->params + (size_t)model->dist->rank * model->shard_chunk;  // in place: NCCL's layout
+        NCCL_CHECK(ncclAllGather(mine, model->params, model->shard_chunk, ncclFloat, model->nccl, 0));
+        CUDA_CHECK(cudaDeviceSynchronize());
+        model->dist->comm_ms += now_ms() - t0;
+        if (!is_fp32(model->params_x)) convert_gpu(model->params_x, model->params, model->num_params);
+    }
+#endif
     float norm_sq = 0.0f;
     CUDA_CHECK(cudaMemcpy(&norm_sq, model->norm, sizeof(float), cudaMemcpyDeviceToHost));
     return sqrtf(norm_sq);
@@ -466,11 +529,14 @@ static float gpu_update(LlamaGpu<floatX>* model, float lr, const AdamWConfig& op
 
 template <typename floatX>
 static EvalResult gpu_evaluate(LlamaGpu<floatX>* model, DataLoader* val, int batches, const Tokenizer* tok) {
-    return evaluate_val(val, batches, tok, [&](const int* inputs, const int* targets, int B, int T) {
-        gpu_forward(model, inputs, targets, B, T);
-        gpu_classifier(model, B, T, 0.0f);
-        return (double)gpu_loss_sum(model, B, T);
-    });
+    return evaluate_val(
+        val, batches, tok,
+        [&](const int* inputs, const int* targets, int B, int T) {
+            gpu_forward(model, inputs, targets, B, T);
+            gpu_classifier(model, B, T, 0.0f);
+            return (double)gpu_loss_sum(model, B, T);
+        },
+        model->dist);
 }
 
 template <typename floatX>
@@ -488,6 +554,7 @@ static std::string gpu_generate(LlamaGpu<floatX>* model, const Tokenizer& tok, i
 // ----------------------------------------------------------------------------
 // Checkpoints: the CPU trainer's format and code, through the host model.
 
+// With NCCL every rank calls it: rank 0 gathers the moments' shards (over MPI) and writes.
 template <typename floatX>
 static void gpu_save_checkpoint(LlamaGpu<floatX>* model, const std::string& path, const TrainState& state) {
     Llama& h = model->host;
@@ -497,8 +564,18 @@ static void gpu_save_checkpoint(LlamaGpu<floatX>* model, const std::string& path
         h.v_memory = (float*)calloc_check(bytes, "AdamW v");
     }
     CUDA_CHECK(cudaMemcpy(h.params_memory, model->params, bytes, cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(h.m_memory, model->m, bytes, cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(h.v_memory, model->v, bytes, cudaMemcpyDeviceToHost));
+    size_t nm = moments_end(model) - moments_begin(model);
+    if (model->dist) {
+        std::vector<float> m(nm), v(nm);
+        CUDA_CHECK(cudaMemcpy(m.data(), model->m, nm * sizeof(float), cudaMemcpyDeviceToHost));
+        CUDA_CHECK(cudaMemcpy(v.data(), model->v, nm * sizeof(float), cudaMemcpyDeviceToHost));
+        dist_gather_shards(*model->dist, m.data(), h.m_memory);
+        dist_gather_shards(*model->dist, v.data(), h.v_memory);
+        if (!dist_root(*model->dist)) return;
+    } else {
+        CUDA_CHECK(cudaMemcpy(h.m_memory, model->m, bytes, cudaMemcpyDeviceToHost));
+        CUDA_CHECK(cudaMemcpy(h.v_memory, model->v, bytes, cudaMemcpyDeviceToHost));
+    }
     h.step = model->step;
     llama_save_checkpoint(&h, path, state);
 }
@@ -512,10 +589,10 @@ static bool gpu_load_checkpoint(LlamaGpu<floatX>* model, const std::string& path
         die("%s has a sparsity mask (%zu pruned weights): sparse training runs on the CPU trainers only", path.c_str(),
             model->host.pruner.num_pruned);
     gpu_upload_params(model);
-    if (resumed) {
-        size_t bytes = model->num_params * sizeof(float);
-        CUDA_CHECK(cudaMemcpy(model->m, model->host.m_memory, bytes, cudaMemcpyHostToDevice));
-        CUDA_CHECK(cudaMemcpy(model->v, model->host.v_memory, bytes, cudaMemcpyHostToDevice));
+    if (resumed) {  // the file holds every moment; this GPU takes its shard (all of them alone)
+        size_t begin = moments_begin(model), bytes = (moments_end(model) - begin) * sizeof(float);
+        CUDA_CHECK(cudaMemcpy(model->m, model->host.m_memory + begin, bytes, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(model->v, model->host.v_memory + begin, bytes, cudaMemcpyHostToDevice));
         model->step = state->step;
     }
     return resumed;
@@ -556,10 +633,18 @@ static void setup_data(RunData* d, const TrainerOptions& o, const std::vector<Ar
 
 template <typename floatX>
 static void train(const TrainerOptions& o, const LlamaConfig& config, const BatchPlan& bp, const GpuOptions& go,
-                  RunData* d) {
+                  RunData* d, Dist* dist, NcclComm nccl) {
     const int B = bp.B, T = bp.T;
+    // with several GPUs this rank trains on rows [row0, row0 + Bl) of every batch
+    const int Bl = dist_rows(*dist, B);
+    const size_t row0 = (size_t)dist->rank * Bl * T;
     LlamaGpu<floatX> model;
-    gpu_build(&model, config, go.attn_simple);
+    gpu_build(&model, config, go.attn_simple, dist);
+#ifdef USE_NCCL
+    model.nccl = nccl;
+#else
+    (void)nccl;
+#endif
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);  // the CPU trainer's sampling stream
     int start_step = 0;
     if (!o.load.empty()) {
@@ -589,9 +674,13 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
     printf("precision: %s compute, fp32 master weights and AdamW state | attention: %s\n", dtype_name<floatX>(),
            !is_fp32((floatX*)nullptr) && !go.attn_simple ? "tensor cores (WMMA)" : "plain CUDA cores");
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
+    if (dist->world > 1)
+        printf("data parallel: %d GPUs (NCCL), %d of the B=%d rows each; ZeRO-1: AdamW state %.1f MB per GPU (%.1f MB "
+               "in all)\n", dist->world, Bl, B, 2.0 * dist_shard_size(*dist) * sizeof(float) / 1e6,
+               2.0 * model.num_params * sizeof(float) / 1e6);
 
     Logger log;
-    logger_open(&log, o.out_dir);
+    if (dist_root(*dist)) logger_open(&log, o.out_dir);
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
@@ -622,14 +711,15 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
             dataloader_next_batch(&d->train);
-            gpu_forward(&model, d->train.inputs.data(), d->train.targets.data(), B, T);
-            gpu_classifier(&model, B, T, 1.0f / bp.accum);
-            gpu_backward(&model, B, T);
-            float l = (float)(gpu_loss_sum(&model, B, T) / ((size_t)B * T));
+            gpu_forward(&model, d->train.inputs.data() + row0, d->train.targets.data() + row0, Bl, T);
+            gpu_classifier(&model, Bl, T, 1.0f / (bp.accum * dist->world));  // the ranks' gradients are summed
+            gpu_backward(&model, Bl, T);
+            float l = (float)(gpu_loss_sum(&model, Bl, T) / ((size_t)Bl * T));
             if (!std::isfinite(l))
                 die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
             loss += l / bp.accum;
         }
+        loss = dist_sum(*dist, loss) / dist->world;
         float lr = schedule_lr(o.sched, step);
         float norm = gpu_update(&model, lr, o.opt);  // reads the norm back: the step is done on the device
         if (!std::isfinite(norm))
@@ -646,11 +736,16 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s, MFU %.1f%%\n", o.max_steps - start_step,
                total_ms / timed_steps, bp.total_batch / (total_ms / timed_steps / 1e3),
                100.0 * flops_per_step / (total_ms / timed_steps / 1e3) / (o.peak_gflops * 1e9));
+    if (dist->world > 1)
+        printf("communication: %.1f ms/step on rank 0 (ncclAllReduce of the gradients, ncclAllGather of the weights)\n",
+               dist->comm_ms / (o.max_steps - start_step));
     logger_close(&log);
     gpu_free(&model);
 }
 
 int main(int argc, char** argv) {
+    Dist dist;  // one GPU, or this rank of an mpirun over several (train_llama_cu_mpi)
+    dist_init(&dist, &argc, &argv);
     TrainerOptions o;
     o.peak_gflops = 989000.0f;  // H100 SXM, dense bf16
     ModelOptions mo;
@@ -672,7 +767,10 @@ int main(int argc, char** argv) {
     const char* why = "";
     int devices = cuda_device_count(&why);
     if (devices == 0) die("no CUDA device (%s): %s trains on a GPU; ./train_llama trains on the CPU", why, argv[0]);
-    if (go.device < 0 || go.device >= devices) die("--device %d: there are %d CUDA device(s)", go.device, devices);
+    if (dist.world > 1) go.device = dist_local_rank(dist);  // one GPU per rank on each machine
+    if (go.device < 0 || go.device >= devices)
+        die("--device %d: there are %d CUDA device(s)%s", go.device, devices,
+            dist.world > 1 ? " on this machine (more ranks than GPUs?)" : "");
     CUDA_CHECK(cudaSetDevice(go.device));
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, go.device));
@@ -680,13 +778,30 @@ int main(int argc, char** argv) {
     printf("device: %s (sm_%d%d, %d SMs, %.1f GiB)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
            prop.totalGlobalMem / 1073741824.0);
 
+    // --- the ranks' NCCL communicator: rank 0 makes the id, MPI carries it to the others
+    NcclComm nccl = nullptr;
+#ifdef USE_NCCL
+    if (dist.world > 1) {
+        ncclUniqueId id;
+        if (dist_root(dist)) NCCL_CHECK(ncclGetUniqueId(&id));
+        dist_broadcast(dist, &id, (int)sizeof id);
+        NCCL_CHECK(ncclCommInitRank(&nccl, dist.world, id, dist.rank));
+    }
+#else
+    if (dist.world > 1) die("%d MPI ranks, but this binary was built without NCCL (make train_llama_cu_mpi)", dist.world);
+#endif
+
     LlamaConfig config = resolve_model_config(mo, o, specs);
     BatchPlan bp = resolve_batch(&o, config.maxT);
-    ensure_writable_dir(o.out_dir.c_str());
+    if (dist_root(dist)) ensure_writable_dir(o.out_dir.c_str());
     RunData d;
     setup_data(&d, o, specs, config, bp);
-    if (go.fp32) train<float>(o, config, bp, go, &d);
-    else train<bf16>(o, config, bp, go, &d);
+    if (go.fp32) train<float>(o, config, bp, go, &d, &dist, nccl);
+    else train<bf16>(o, config, bp, go, &d, &dist, nccl);
+#ifdef USE_NCCL
+    if (nccl) NCCL_CHECK(ncclCommDestroy(nccl));
+#endif
+    dist_finalize(dist);
     return 0;
 }
 #endif  // TRAIN_LLAMA_CU_NO_MAIN

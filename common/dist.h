@@ -99,6 +99,47 @@ inline void dist_shard(Dist* d, const size_t* sizes, int num_tensors) {
 
 inline size_t dist_shard_size(const Dist& d) { return d.shard_end - d.shard_begin; }
 
+// Shards of one equal size `chunk` (a multiple of `align`, the last one cut
+// at total): NCCL's all-gather takes the same count from every rank (the GPU
+// trainer pads its blob to world·chunk). Returns chunk.
+inline size_t dist_shard_equal(Dist* d, size_t total, size_t align) {
+    size_t chunk = ((total + d->world - 1) / d->world + align - 1) / align * align;
+    d->shard_starts.resize(d->world + 1);
+    for (int r = 0; r <= d->world; r++) d->shard_starts[r] = std::min(total, (size_t)r * chunk);
+    d->shard_begin = d->shard_starts[d->rank];
+    d->shard_end = d->shard_starts[d->rank + 1];
+    return chunk;
+}
+
+// This rank's index among the ranks on its own machine: the GPU it drives.
+inline int dist_local_rank(const Dist& d) {
+#ifdef USE_MPI
+    if (d.world > 1) {
+        MPI_Comm local;
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d.rank, MPI_INFO_NULL, &local);
+        int r = 0;
+        MPI_Comm_rank(local, &r);
+        MPI_Comm_free(&local);
+        return r;
+    }
+#endif
+    return d.rank;
+}
+
+// Rank 0's bytes to every rank (the NCCL unique id).
+inline void dist_broadcast(const Dist& d, void* data, int bytes) {
+#ifdef USE_MPI
+    if (d.world > 1) {
+        int rc = MPI_Bcast(data, bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) die("MPI_Bcast of %d bytes failed (code %d)", bytes, rc);
+    }
+#else
+    (void)d;
+    (void)data;
+    (void)bytes;
+#endif
+}
+
 // Rows [begin, begin + rows) of a batch of B sequences are this rank's.
 inline int dist_rows(const Dist& d, int B) {
     if (B % d.world != 0) die("-b %d must be divisible by the number of ranks %d (each rank takes B/N rows)", B, d.world);

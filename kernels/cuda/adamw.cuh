@@ -4,6 +4,8 @@
 // weights are read once per step. The norm stays on the device: the update
 // reads it there and computes the clip factor itself, with no host round trip.
 #pragma once
+#include <cstdint>
+
 #include "../../common/optimizer.h"
 #include "common.cuh"
 
@@ -77,21 +79,27 @@ inline void adamw_update_gpu(float* params, floatX* params_x, const float* grads
     CUDA_CHECK_LAUNCH();
 }
 
-// optimizer_step (common/optimizer.h) on the device: norm, then AdamW tensor by
-// tensor with decay where the mask says. norm_sq and partial are device scratch
-// (1 and NORM_BLOCKS floats); read norm_sq afterwards for the norm.
+// optimizer_step_shard (common/optimizer.h) on the device: the norm of the
+// whole gradient, then AdamW tensor by tensor, with decay where the mask says,
+// over the shard [begin, end) of the blob whose moments m and v hold (m[0] is
+// parameter begin's; the whole blob on one GPU, this rank's ZeRO-1 shard with
+// NCCL). norm_sq and partial are device scratch (1 and NORM_BLOCKS floats);
+// read norm_sq afterwards for the norm.
 template <typename floatX>
 inline void optimizer_step_gpu(float* params, floatX* params_x, const float* grads, float* m, float* v,
                                const size_t* sizes, const bool* decay, int num_tensors, float lr,
-                               const AdamWConfig& opt, int t, float* norm_sq, float* partial) {
+                               const AdamWConfig& opt, int t, float* norm_sq, float* partial, size_t begin = 0,
+                               size_t end = SIZE_MAX) {
     size_t total = 0;
     for (int i = 0; i < num_tensors; i++) total += sizes[i];
     grad_norm_squared_gpu(norm_sq, partial, grads, total);
     size_t offset = 0;
     for (int i = 0; i < num_tensors; i++) {
-        adamw_update_gpu(params + offset, params_x ? params_x + offset : nullptr, grads + offset, m + offset,
-                         v + offset, sizes[i], lr, opt.beta1, opt.beta2, opt.eps, decay[i] ? opt.weight_decay : 0.0f,
-                         t, norm_sq, opt.grad_clip);
+        size_t lo = offset > begin ? offset : begin, hi = offset + sizes[i] < end ? offset + sizes[i] : end;
+        if (lo < hi)
+            adamw_update_gpu(params + lo, params_x ? params_x + lo : nullptr, grads + lo, m + (lo - begin),
+                             v + (lo - begin), hi - lo, lr, opt.beta1, opt.beta2, opt.eps,
+                             decay[i] ? opt.weight_decay : 0.0f, t, norm_sq, opt.grad_clip);
         offset += sizes[i];
     }
 }
