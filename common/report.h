@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <string>
 
@@ -15,13 +16,60 @@ inline double now_ms() {
     return tv.tv_sec * 1e3 + tv.tv_usec * 1e-3;
 }
 
+// Length of the well-formed UTF-8 sequence at s[0..n), or 0 if there is none;
+// then *bad is the length of its longest valid-looking prefix (at least 1),
+// which is what one U+FFFD replaces (Unicode's "maximal subpart" rule, the
+// same as Python's errors="replace"). Overlong forms, surrogates (ED A0..BF)
+// and code points above U+10FFFF are not well-formed.
+inline size_t utf8_sequence_length(const unsigned char* s, size_t n, size_t* bad) {
+    unsigned char c = s[0];
+    *bad = 1;
+    if (c < 0x80) return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0;        // below: overlong
+        if (c == 0xED) hi = 0x9F;        // above: surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90;        // below: overlong
+        if (c == 0xF4) hi = 0x8F;        // above: past U+10FFFF
+    } else return 0;                     // stray continuation byte, C0/C1 (overlong) or F5..FF
+    for (size_t k = 1; k < len; k++) {
+        unsigned char lo_k = k == 1 ? lo : 0x80, hi_k = k == 1 ? hi : 0xBF;
+        if (k >= n || s[k] < lo_k || s[k] > hi_k) return 0;
+        *bad = k + 1;
+    }
+    return len;
+}
+
+// A JSON string body: quotes, backslashes and control characters escaped, and
+// every ill-formed UTF-8 sequence replaced by U+FFFD, so each log line parses
+// even when a sample decodes to bytes that are not text (a token can end in
+// the middle of a character).
 inline std::string json_escape(const std::string& s) {
     std::string out;
-    for (unsigned char ch : s) {
-        if (ch == '"' || ch == '\\') { out += '\\'; out += (char)ch; }
-        else if (ch == '\n') out += "\\n";
-        else if (ch < 0x20) { char buf[8]; snprintf(buf, sizeof buf, "\\u%04x", ch); out += buf; }
-        else out += (char)ch;
+    const unsigned char* p = (const unsigned char*)s.data();
+    size_t n = s.size();
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = p[i];
+        size_t bad;
+        size_t len = utf8_sequence_length(p + i, n - i, &bad);
+        if (len == 0) {
+            out += "\\ufffd";  // escaped, so the log stays ASCII where the text was not UTF-8
+            i += bad;
+        } else if (len > 1) {
+            out.append(s, i, len);
+            i += len;
+        } else {
+            if (ch == '"' || ch == '\\') { out += '\\'; out += (char)ch; }
+            else if (ch == '\n') out += "\\n";
+            else if (ch < 0x20) { char buf[8]; snprintf(buf, sizeof buf, "\\u%04x", ch); out += buf; }
+            else out += (char)ch;
+            i++;
+        }
     }
     return out;
 }
