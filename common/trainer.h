@@ -3,6 +3,7 @@
 // eval/sample/checkpoint), how they combine, the optional tokenizer, and
 // carrying the data position and RNG through a checkpoint.
 #pragma once
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -80,20 +81,54 @@ struct BatchPlan {
     int accum;        // micro-batches per step
 };
 
+// Refuses hyperparameters no run can mean: a negative or non-finite learning
+// rate trains (badly) instead of failing, so each flag's range is checked
+// here, before any data or model is touched. NaN fails every comparison, so
+// each test is written as "is inside the range".
+inline void check_train_options(const TrainerOptions& o) {
+    auto in_range = [](const char* flag, float v, float lo, bool lo_open, float hi, bool hi_open, const char* want) {
+        bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+        if (!ok) die("%s must be %s, got %g", flag, want, v);
+    };
+    const float inf = INFINITY;
+    in_range("-l/--lr", o.sched.lr, 0.0f, true, inf, true, "a finite number > 0");
+    in_range("-q/--final-lr-frac", o.sched.final_frac, 0.0f, false, 1.0f, false, "in [0, 1]");
+    in_range("--decay-frac", o.sched.decay_frac, 0.0f, false, 1.0f, false, "in [0, 1]");
+    in_range("-c/--weight-decay", o.opt.weight_decay, 0.0f, false, inf, true, "a finite number >= 0");
+    in_range("--beta1", o.opt.beta1, 0.0f, false, 1.0f, true, "in [0, 1)");
+    in_range("--beta2", o.opt.beta2, 0.0f, false, 1.0f, true, "in [0, 1)");
+    in_range("--eps", o.opt.eps, 0.0f, true, inf, true, "a finite number > 0");
+    in_range("--grad-clip", o.opt.grad_clip, 0.0f, false, inf, true, "a finite number >= 0 (0 = off)");
+    in_range("--temperature", o.temperature, 0.0f, false, inf, true, "a finite number >= 0 (0 = greedy)");
+    in_range("--peak-gflops", o.peak_gflops, 0.0f, true, inf, true, "a finite number > 0");
+    auto at_least = [](const char* flag, int v, int lo) {
+        if (v < lo) die("%s must be at least %d, got %d", flag, lo, v);
+    };
+    at_least("-b/--batch", o.B, 1);
+    at_least("-t/--seq", o.T, 0);
+    at_least("-d/--total-batch", o.total_batch, 0);
+    at_least("-x/--steps", o.max_steps, 1);
+    at_least("-u/--warmup", o.warmup, 0);
+    at_least("-v/--val-every", o.val_every, 0);
+    at_least("-m/--val-batches", o.val_batches, 1);
+    at_least("-s/--sample-every", o.sample_every, 0);
+    at_least("-g/--gen-tokens", o.gen_tokens, 0);
+    at_least("--top-k", o.top_k, 0);
+    at_least("-n/--ckpt-every", o.ckpt_every, 0);
+    if (o.sched.kind != "cosine" && o.sched.kind != "wsd")
+        die("--schedule must be cosine or wsd, got '%s'", o.sched.kind.c_str());
+}
+
 inline BatchPlan resolve_batch(TrainerOptions* o, int maxT) {
+    check_train_options(*o);
     BatchPlan p;
     p.B = o->B;
     p.T = o->T > 0 ? o->T : maxT;
-    if (p.B < 1) die("-b must be at least 1, got %d", p.B);
     if (p.T > maxT) die("-t %d exceeds the model's seq-len %d (raise --seq-len)", p.T, maxT);
     p.total_batch = o->total_batch > 0 ? o->total_batch : p.B * p.T;
     if (p.total_batch % (p.B * p.T) != 0)
         die("-d %d (tokens per step) is not a multiple of B*T = %d*%d = %d", p.total_batch, p.B, p.T, p.B * p.T);
     p.accum = p.total_batch / (p.B * p.T);
-    if (o->max_steps < 1) die("-x must be at least 1, got %d", o->max_steps);
-    if (o->warmup < 0) die("-u must be >= 0, got %d", o->warmup);
-    if (o->sched.kind != "cosine" && o->sched.kind != "wsd")
-        die("--schedule must be cosine or wsd, got '%s'", o->sched.kind.c_str());
     o->sched.warmup = o->warmup;
     o->sched.max_steps = o->max_steps;
     return p;

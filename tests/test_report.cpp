@@ -61,6 +61,11 @@ static std::vector<std::string> read_lines(const std::string& path) {
     return lines;
 }
 
+static bool has(const std::string& out, const std::string& text) {
+    INFO("looking for: " << text << "\nin: " << out);
+    return out.find(text) != std::string::npos;
+}
+
 // The tiny Llama of tests/test_llama.cpp; passive OpenMP waits keep it fast on a loaded machine.
 static const std::string LLAMA = "OMP_WAIT_POLICY=passive ./train_llama";
 static const std::string GPT2 = "OMP_WAIT_POLICY=passive ./train_gpt2";
@@ -159,4 +164,56 @@ TEST_CASE("a run whose sample decodes to ill-formed UTF-8 still writes a log whe
     }
     CHECK(samples >= 1);
     CHECK(replaced >= 1);  // the broken pieces really were in a sample
+}
+
+// ----------------------------------------------------------------------------
+// 2. Hyperparameters no run can mean are refused before anything is loaded
+
+TEST_CASE("out-of-range and non-finite hyperparameters: clear message and exit status 1", "[report][errors]") {
+    TinyData data;
+    TempDir out;
+    struct Bad {
+        const char* args;
+        const char* message;
+    };
+    const Bad cases[] = {
+        {"--lr -1", "-l/--lr must be a finite number > 0, got -1"},
+        {"--lr 0", "-l/--lr must be a finite number > 0, got 0"},
+        {"--lr nan", "-l/--lr must be a finite number > 0, got nan"},
+        {"--lr inf", "-l/--lr must be a finite number > 0, got inf"},
+        {"--beta1 2", "--beta1 must be in [0, 1), got 2"},
+        {"--beta2 1", "--beta2 must be in [0, 1), got 1"},
+        {"--eps 0", "--eps must be a finite number > 0, got 0"},
+        {"--weight-decay -1", "-c/--weight-decay must be a finite number >= 0, got -1"},
+        {"-c -inf", "-c/--weight-decay must be a finite number >= 0, got -inf"},
+        {"--final-lr-frac 1.5", "-q/--final-lr-frac must be in [0, 1], got 1.5"},
+        {"--decay-frac -0.1", "--decay-frac must be in [0, 1], got -0.1"},
+        {"--grad-clip -1", "--grad-clip must be a finite number >= 0 (0 = off), got -1"},
+        {"--temperature -0.5", "--temperature must be a finite number >= 0 (0 = greedy), got -0.5"},
+        {"--temperature NaN", "--temperature must be a finite number >= 0 (0 = greedy), got nan"},
+        {"--top-k -3", "--top-k must be at least 0, got -3"},
+        {"--peak-gflops 0", "--peak-gflops must be a finite number > 0, got 0"},
+        {"-b 0", "-b/--batch must be at least 1, got 0"},
+        {"-t -4", "-t/--seq must be at least 0, got -4"},
+        {"-d -64", "-d/--total-batch must be at least 0, got -64"},
+        {"-x 0", "-x/--steps must be at least 1, got 0"},
+        {"-u -1", "-u/--warmup must be at least 0, got -1"},
+        {"-m 0", "-m/--val-batches must be at least 1, got 0"},
+        {"-v -1", "-v/--val-every must be at least 0, got -1"},
+        {"-g -1", "-g/--gen-tokens must be at least 0, got -1"},
+        {"--schedule linear", "--schedule must be cosine or wsd, got 'linear'"},
+    };
+    for (const Bad& bad : cases) {
+        for (const std::string& trainer : {LLAMA + data.flags(), GPT2 + " --model gpt2-tiny -b 4 -t 16"}) {
+            RunResult r = run_command(trainer + " " + bad.args + " -o " + (out / "run"));
+            INFO(trainer << " " << bad.args << "\n" << r.output);
+            CHECK(r.status == 1);
+            CHECK(has(r.output, std::string("error: ") + bad.message));
+        }
+    }
+    // the edges of each range are accepted: they mean something
+    RunResult r = run_command(LLAMA + data.flags() + " -x 1 -m 1 -q 0 --decay-frac 1 -c 0 --beta1 0 --grad-clip 0 "
+                              "--temperature 0 --top-k 0 -o " + (out / "edges"));
+    INFO(r.output);
+    CHECK(r.status == 0);
 }
