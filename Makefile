@@ -17,7 +17,7 @@ BENCHES  := $(patsubst dev/cpu/%.cpp,$(BUILD)/%,$(wildcard dev/cpu/bench_*.cpp))
 
 .PHONY: all test clean data bench fuzz quickstart
 
-all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer
+all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer $(BUILD)/report
 
 train_%: train_%.cpp $(HEADERS) $(TOK_OBJS)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(TOK_OBJS)
@@ -33,6 +33,11 @@ $(BUILD)/prepro: prepro/prepro.cpp $(TOK_OBJS) $(HEADERS)
 $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ tokenizer/main.cpp $(TOK_OBJS)
+
+# Redraws run reports from logs: build/report LOG.jsonl [LOG2.jsonl ...] [-o out.html]
+$(BUILD)/report: report/report.cpp $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ report/report.cpp $(TOK_OBJS)
 
 # Catch2's main is compiled once: it is the slow part of building tests.
 $(BUILD)/catch_main.o: tests/catch_main.cpp

@@ -48,6 +48,7 @@
 #include "common/logger.h"
 #include "common/optimizer.h"
 #include "common/report.h"
+#include "common/report_html.h"
 #include "common/rng.h"
 #include "common/sampler.h"
 #include "common/trainer.h"
@@ -726,9 +727,16 @@ int main(int argc, char** argv) {
 
     Logger log;
     logger_open(&log, o.out_dir);
+    char shape[160];
+    snprintf(shape, sizeof shape, "V=%d C=%d L=%d NH=%d maxT=%d", config.V, config.C, config.L, config.NH, config.maxT);
+    report_config(&log, "train_gpt2", specs,
+                  {{"shape", json_quote(shape)}, {"params", std::to_string(model.num_params)},
+                   {"tokens_per_step", std::to_string(bp.total_batch)}, {"start_step", std::to_string(start_step)},
+                   {"threads", std::to_string(threads)}});
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
+    double first_step_ms = -1;  // wall clock when training started, for the log's time axis
 
     auto evaluate = [&](int step) {
         EvalResult r = gpt2_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
@@ -746,6 +754,7 @@ int main(int argc, char** argv) {
         snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
         gpt2_save_checkpoint(&model, path, make_train_state(step, rng, train));
         last_ckpt = path;
+        report_write(o.out_dir);
         printf("checkpoint: %s (llm.c model file: model_%06d.bin)\n", path, step);
     };
 
@@ -754,6 +763,7 @@ int main(int argc, char** argv) {
         if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
 
         double t0 = now_ms();
+        if (first_step_ms < 0) first_step_ms = t0;
         gpt2_zero_grad(&model);
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
@@ -771,11 +781,13 @@ int main(int argc, char** argv) {
         double ms = now_ms() - t0;
         if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
         report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
-                                    bp.total_batch, flops_per_step, o.peak_gflops});
+                                    bp.total_batch, flops_per_step, o.peak_gflops, (now_ms() - first_step_ms) / 1e3});
         if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
     }
     evaluate(o.max_steps);
     sample(o.max_steps);
+    report_write(o.out_dir);
+    printf("report: %s/report.html\n", o.out_dir.c_str());
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));

@@ -37,6 +37,7 @@
 #include "common/logger.h"
 #include "common/optimizer.h"
 #include "common/report.h"
+#include "common/report_html.h"
 #include "common/rng.h"
 #include "common/sampler.h"
 #include "common/trainer.h"
@@ -780,9 +781,16 @@ int main(int argc, char** argv) {
 
     Logger log;
     logger_open(&log, o.out_dir);
+    char shape[160];
+    snprintf(shape, sizeof shape, "V=%d C=%d L=%d NH=%d NKV=%d H=%d maxT=%d", config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT);
+    report_config(&log, "train_llama", specs,
+                  {{"shape", json_quote(shape)}, {"params", std::to_string(model.num_params)},
+                   {"tokens_per_step", std::to_string(bp.total_batch)}, {"start_step", std::to_string(start_step)},
+                   {"threads", std::to_string(threads)}});
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
+    double first_step_ms = -1;  // wall clock when training started, for the log's time axis
 
     auto evaluate = [&](int step) {
         EvalResult r = llama_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
@@ -798,6 +806,7 @@ int main(int argc, char** argv) {
         snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
         llama_save_checkpoint(&model, path, make_train_state(step, rng, train));
         last_ckpt = path;
+        report_write(o.out_dir);
         printf("checkpoint: %s\n", path);
     };
 
@@ -807,6 +816,7 @@ int main(int argc, char** argv) {
         model.prof.on = profile;  // evaluation and sampling are not part of the profile
 
         double t0 = now_ms();
+        if (first_step_ms < 0) first_step_ms = t0;
         llama_zero_grad(&model);
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
@@ -827,12 +837,14 @@ int main(int argc, char** argv) {
         else model.prof.steps++;
         model.prof.on = false;
         report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
-                                    bp.total_batch, flops_per_step, o.peak_gflops});
+                                    bp.total_batch, flops_per_step, o.peak_gflops, (now_ms() - first_step_ms) / 1e3});
         if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
     }
     evaluate(o.max_steps);
     sample(o.max_steps);
     if (profile) prof_print(model.prof);
+    report_write(o.out_dir);
+    printf("report: %s/report.html\n", o.out_dir.c_str());
     if (timed_steps)
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));

@@ -83,6 +83,7 @@ struct StepStats {
     int tokens;              // tokens per step
     double flops;            // FLOPs per step, for MFU
     float peak_gflops;
+    double time_s = -1;      // wall-clock seconds of training so far (resumed runs included); < 0: not logged
 };
 
 inline void report_step(Logger* log, const StepStats& s) {
@@ -94,9 +95,14 @@ inline void report_step(Logger* log, const StepStats& s) {
     fflush(stdout);
     char buf[512];
     snprintf(buf, sizeof buf,
-             "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"norm\": %.6f, \"ms\": %.2f, \"tok_s\": %.1f, \"mfu\": %.4f}",
+             "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"norm\": %.6f, \"ms\": %.2f, \"tok_s\": %.1f, \"mfu\": %.4f",
              s.step, s.loss, s.lr, s.norm, s.ms, tok_s, mfu);
-    logger_write(log, buf);
+    std::string line = buf;
+    if (s.time_s >= 0) {
+        snprintf(buf, sizeof buf, ", \"time_s\": %.3f", s.time_s);
+        line += buf;
+    }
+    logger_write(log, line + "}");
 }
 
 // bpb < 0 means no tokenizer: loss only.

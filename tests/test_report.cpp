@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../common/report.h"
+#include "../common/report_html.h"
 #include "../common/shard.h"
 #include "../tokenizer/json.h"
 #include "test_util.h"
@@ -59,6 +60,11 @@ static std::vector<std::string> read_lines(const std::string& path) {
     }
     if (!cur.empty()) lines.push_back(cur);
     return lines;
+}
+
+static std::string read_text(const std::string& path) {
+    std::vector<char> bytes = read_all_bytes(path);
+    return std::string(bytes.begin(), bytes.end());
 }
 
 static bool has(const std::string& out, const std::string& text) {
@@ -216,4 +222,178 @@ TEST_CASE("out-of-range and non-finite hyperparameters: clear message and exit s
                               "--temperature 0 --top-k 0 -o " + (out / "edges"));
     INFO(r.output);
     CHECK(r.status == 0);
+}
+
+// ----------------------------------------------------------------------------
+// 4. The run report: its plotted points are the log's values
+
+// One <polyline class="series"> of the chart titled `title`, with its values,
+// its pixel points mapped back through the plot's data-box and data-range.
+struct PlottedSeries {
+    bool found = false;
+    std::vector<double> x, y;        // data-x, data-y
+    std::vector<double> px_x, px_y;  // the points, mapped back to values
+    double x_tol = 0, y_tol = 0;     // what 0.01 px of rounding is worth in values
+};
+
+static std::vector<double> numbers(const std::string& text) {
+    std::vector<double> v;
+    const char* p = text.c_str();
+    char* end;
+    while (true) {
+        double d = strtod(p, &end);
+        if (end == p) break;
+        v.push_back(d);
+        p = end;
+        while (*p == ' ' || *p == ',') p++;
+    }
+    return v;
+}
+
+static std::string attribute(const std::string& tag, const std::string& name) {
+    size_t at = tag.find(" " + name + "=\"");
+    if (at == std::string::npos) return "";
+    at += name.size() + 3;
+    return tag.substr(at, tag.find('"', at) - at);
+}
+
+static PlottedSeries plotted(const std::string& html, const std::string& title, const std::string& label) {
+    PlottedSeries s;
+    size_t chart = html.find(">" + title + "</text>");
+    if (chart == std::string::npos) return s;
+    size_t chart_end = html.find("</svg>", chart);
+    size_t g = html.find("<g class=\"plot\"", chart);
+    if (g == std::string::npos || g > chart_end) return s;
+    std::string gtag = html.substr(g, html.find('>', g) - g);
+    std::vector<double> box = numbers(attribute(gtag, "data-box")), range = numbers(attribute(gtag, "data-range"));
+    if (box.size() != 4 || range.size() != 4) return s;
+    for (size_t at = html.find("<polyline", g); at < chart_end; at = html.find("<polyline", at + 1)) {
+        std::string tag = html.substr(at, html.find("/>", at) - at);
+        if (attribute(tag, "data-label") != label) continue;
+        s.found = true;
+        s.x = numbers(attribute(tag, "data-x"));
+        s.y = numbers(attribute(tag, "data-y"));
+        std::vector<double> pts = numbers(attribute(tag, "points"));
+        for (size_t i = 0; i + 1 < pts.size(); i += 2) {
+            s.px_x.push_back(range[0] + (pts[i] - box[0]) / box[2] * (range[1] - range[0]));
+            s.px_y.push_back(range[2] + (box[1] + box[3] - pts[i + 1]) / box[3] * (range[3] - range[2]));
+        }
+        s.x_tol = 0.01 / box[2] * (range[1] - range[0]);
+        s.y_tol = 0.01 / box[3] * (range[3] - range[2]);
+        break;
+    }
+    return s;
+}
+
+// The values of `key` in the log's records that have it (and `step`).
+static void log_series(const std::string& log_path, const char* key, std::vector<double>* steps,
+                       std::vector<double>* values) {
+    for (const std::string& line : read_lines(log_path)) {
+        std::vector<JsonField> obj;
+        size_t pos = 0;
+        REQUIRE(json_parse_object(line, &pos, &obj));
+        const JsonField* f = json_find(obj, key);
+        if (!f || f->kind != JsonField::NUMBER) continue;
+        steps->push_back(json_number(obj, "step", -1));
+        values->push_back(f->number);
+    }
+}
+
+static void check_points_match(const PlottedSeries& s, const std::vector<double>& x, const std::vector<double>& y) {
+    REQUIRE(s.found);
+    CHECK(s.x == x);  // %.17g: the same doubles the log's text parses to
+    CHECK(s.y == y);
+    REQUIRE(s.px_x.size() == x.size());
+    size_t off = 0;
+    for (size_t i = 0; i < x.size(); i++)
+        if (fabs(s.px_x[i] - x[i]) > s.x_tol || fabs(s.px_y[i] - y[i]) > s.y_tol) off++;
+    CHECK(off == 0);  // and the drawn points sit where the values say
+}
+
+TEST_CASE("a run writes report.html whose curves are the log's values", "[report][html]") {
+    TinyData data;
+    TempDir out;
+    std::string run = out / "run";
+    RunResult r = run_command(LLAMA + data.flags() + " -x 6 -v 2 -m 1 -n 3 -l 2e-3 -u 2 -o " + run);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK(has(r.output, "report: " + run + "/report.html"));
+    std::string html = read_text(run + "/report.html");
+    std::string log = run + "/log.jsonl";
+
+    std::vector<double> steps, loss, lr_steps, lr, val_steps, val;
+    log_series(log, "loss", &steps, &loss);
+    log_series(log, "lr", &lr_steps, &lr);
+    log_series(log, "val_loss", &val_steps, &val);
+    REQUIRE(steps.size() == 6);
+    REQUIRE(val_steps == std::vector<double>({0, 2, 4, 6}));
+    check_points_match(plotted(html, "Loss by step", "train"), steps, loss);
+    check_points_match(plotted(html, "Loss by step", "val"), val_steps, val);
+    check_points_match(plotted(html, "Learning rate", "lr"), lr_steps, lr);
+    // by time: the x values are the log's time_s (seconds for a run this short)
+    std::vector<double> time_steps, times;
+    log_series(log, "time_s", &time_steps, &times);
+    check_points_match(plotted(html, "Loss by time", "train"), times, loss);
+
+    // the config line is the log's first line and the report shows it
+    std::vector<std::string> lines = read_lines(log);
+    REQUIRE(!lines.empty());
+    CHECK(lines[0].rfind("{\"config\": {\"trainer\": \"train_llama\"", 0) == 0);
+    CHECK(has(html, "<td>weight-decay</td><td>0.1</td>"));
+    CHECK(has(html, "<td>lr</td><td>0.002</td>"));
+    // self-contained: nothing to run, nothing to fetch
+    CHECK(html.find("<script") == std::string::npos);
+    CHECK(html.find(" src=") == std::string::npos);
+    CHECK(html.find(" href=") == std::string::npos);
+    CHECK(has(html, "(no sample in the log)"));  // -z "": no tokenizer, no sample
+}
+
+TEST_CASE("build/report overlays several logs and refuses what is not a log", "[report][html]") {
+    TempDir dir;
+    // two hand-written logs: one resumed (its second segment redoes step 3),
+    // one from before time_s existed (time is the running sum of ms)
+    std::string a =
+        "{\"config\": {\"trainer\": \"train_llama\", \"start_step\": 0, \"lr\": 0.001}}\n"
+        "{\"step\": 0, \"val_loss\": 5.0, \"val_bpb\": 2.0}\n"
+        "{\"step\": 1, \"loss\": 4.5, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 1.5}\n"
+        "{\"step\": 2, \"loss\": 4.0, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 2.5}\n"
+        "{\"step\": 3, \"loss\": 9.9, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 3.5}\n"
+        "{\"config\": {\"trainer\": \"train_llama\", \"start_step\": 2, \"lr\": 0.001}}\n"
+        "{\"step\": 3, \"loss\": 3.5, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 3.0}\n"
+        "{\"step\": 3, \"val_loss\": 3.9, \"val_bpb\": 1.5}\n"
+        "{\"step\": 3, \"sample\": \"Once upon a <time> & \\ufffd\"}\n";
+    std::string b =
+        "{\"step\": 1, \"loss\": 6.0, \"lr\": 2e-3, \"norm\": 1, \"ms\": 100, \"tok_s\": 10, \"mfu\": 0.1}\n"
+        "{\"step\": 2, \"loss\": 5.0, \"lr\": 2e-3, \"norm\": 1, \"ms\": 300, \"tok_s\": 10, \"mfu\": 0.1}\n";
+    write_all_bytes(dir / "a.jsonl", a.data(), a.size());
+    write_all_bytes(dir / "b.jsonl", b.data(), b.size());
+
+    RunResult r = run_command("build/report " + (dir / "a.jsonl") + " " + (dir / "b.jsonl") + " -o " + (dir / "cmp.html"));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    std::string html = read_text(dir / "cmp.html");
+    std::string A = dir.path + ": ";  // the run is named by its log's directory
+    PlottedSeries ta = plotted(html, "Loss by step", A + "train");
+    REQUIRE(ta.found);
+    CHECK(ta.x == std::vector<double>({1, 2, 3}));
+    CHECK(ta.y == std::vector<double>({4.5, 4.0, 3.5}));  // the resumed segment replaced step 3
+    PlottedSeries tt = plotted(html, "Loss by time", A + "train");
+    CHECK(tt.x == std::vector<double>({1.5, 2.5, 3.0}));
+    // the second run's polyline follows the first's under the same label; find it by its values
+    size_t second = html.find("data-y=\"6 5\"");
+    CHECK(second != std::string::npos);
+    CHECK(has(html, "data-x=\"0.10000000000000001 0.40000000000000002\""));  // b's time: the sum of ms
+    CHECK(has(html, "Once upon a &lt;time&gt; &amp; \xEF\xBF\xBD"));  // the sample, escaped for HTML
+    CHECK(has(html, "<td class=\"diff\">0.001</td><td class=\"diff\"></td>"));  // configs side by side
+
+    CHECK(run_command("build/report --help").status == 0);
+    RunResult missing = run_command("build/report " + (dir / "none.jsonl"));
+    CHECK(missing.status == 1);
+    CHECK(has(missing.output, "cannot open " + (dir / "none.jsonl")));
+    std::string bad = "{\"step\": 1, \"loss\": 2}\nnot json\n";
+    write_all_bytes(dir / "bad.jsonl", bad.data(), bad.size());
+    RunResult broken = run_command("build/report " + (dir / "bad.jsonl"));
+    CHECK(broken.status == 1);
+    CHECK(has(broken.output, "bad.jsonl: line 2 is not a JSON object"));
+    CHECK(run_command("build/report").status == 1);
 }
