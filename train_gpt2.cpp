@@ -647,7 +647,7 @@ static GPT2Config choose_config(const ModelOptions& mo, TrainerOptions* o, const
 
 // Fresh parameters, or the -e file's; with a checkpoint's optimizer state the
 // data loader and RNG resume where it left off. Returns the first step to run.
-static int start_model(GPT2* model, const TrainerOptions& o, DataLoader* train, Rng* rng) {
+static int start_model(GPT2* model, const TrainerOptions& o, DataLoader* train, Rng* rng, double* prior_s) {
     if (o.load.empty()) {
         gpt2_init_params(model, (uint64_t)o.seed);
         return 0;
@@ -657,6 +657,7 @@ static int start_model(GPT2* model, const TrainerOptions& o, DataLoader* train, 
     if (gpt2_load(model, o.load, &st)) {
         restore_train_state(st, o.load, train, rng);
         start_step = (int)st.step;
+        *prior_s = st.elapsed_s;
         printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
     } else {
         printf("initialised parameters from %s (no optimizer state: starting at step 0)\n", o.load.c_str());
@@ -689,6 +690,7 @@ int main(int argc, char** argv) {
 
     GPT2Config config = choose_config(mo, &o, specs);
     BatchPlan bp = resolve_batch(&o, config.maxT);
+    resolve_time_budget(&o, specs);
     const int B = bp.B, T = bp.T;
 
     // --- output dir, tokenizer, data
@@ -708,7 +710,8 @@ int main(int argc, char** argv) {
     gpt2_build(&model, config);
     model.bf16 = bf16;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
-    int start_step = start_model(&model, o, &train, &rng);
+    double prior_s = 0;  // training time the checkpoint had used (--time)
+    int start_step = start_model(&model, o, &train, &rng, &prior_s);
 
     int threads = 1;
 #ifdef _OPENMP
@@ -719,9 +722,9 @@ int main(int argc, char** argv) {
            config.maxT, config.V, config.Vp, config.L, config.NH, config.C, model.num_params / 1e6);
     printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n", train.num_tokens,
            train.paths.size(), train.windows.size(), val.num_tokens, val_batches);
-    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %d steps | %d threads\n",
+    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %s | %d threads\n",
            B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
-           o.max_steps, threads);
+           steps_text(o).c_str(), threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
     if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
 
@@ -732,11 +735,12 @@ int main(int argc, char** argv) {
     report_config(&log, "train_gpt2", specs,
                   {{"shape", json_quote(shape)}, {"params", std::to_string(model.num_params)},
                    {"tokens_per_step", std::to_string(bp.total_batch)}, {"start_step", std::to_string(start_step)},
-                   {"threads", std::to_string(threads)}});
+                   {"threads", std::to_string(threads)}, {"prior_time_s", fmt("%.3f", prior_s)}});
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
-    double first_step_ms = -1;  // wall clock when training started, for the log's time axis
+    TimeBudget budget = time_budget_start(o, start_step, prior_s);
+    int last_saved = -1;
 
     auto evaluate = [&](int step) {
         EvalResult r = gpt2_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
@@ -752,18 +756,19 @@ int main(int argc, char** argv) {
         snprintf(path, sizeof path, "%s/model_%06d.bin", o.out_dir.c_str(), step);
         gpt2_save_llmc(&model, path);
         snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
-        gpt2_save_checkpoint(&model, path, make_train_state(step, rng, train));
+        gpt2_save_checkpoint(&model, path, make_train_state(step, rng, train, time_budget_checkpoint_s(budget)));
         last_ckpt = path;
+        last_saved = step;
         report_write(o.out_dir);
         printf("checkpoint: %s (llm.c model file: model_%06d.bin)\n", path, step);
     };
 
-    for (int step = start_step; step < o.max_steps; step++) {
+    int step = start_step;
+    for (; step < time_budget_steps(&budget, &o.sched, step); step++) {
         if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
         if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
 
         double t0 = now_ms();
-        if (first_step_ms < 0) first_step_ms = t0;
         gpt2_zero_grad(&model);
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
@@ -780,16 +785,18 @@ int main(int argc, char** argv) {
             die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
         double ms = now_ms() - t0;
         if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
-        report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
-                                    bp.total_batch, flops_per_step, o.peak_gflops, (now_ms() - first_step_ms) / 1e3});
-        if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
+        report_step(&log, StepStats{step + 1, budget.total, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
+                                    bp.total_batch, flops_per_step, o.peak_gflops, time_budget_elapsed(budget)});
+        if (o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) save(step + 1);
     }
-    evaluate(o.max_steps);
-    sample(o.max_steps);
+    if (last_saved != step) save(step);
+    val_batches = final_val_batches(budget, val, val_batches);
+    evaluate(step);
+    sample(step);
     report_write(o.out_dir);
     printf("report: %s/report.html\n", o.out_dir.c_str());
     if (timed_steps)
-        printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
+        printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", step - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));
     logger_close(&log);
     gpt2_free(&model);

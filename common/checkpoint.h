@@ -10,10 +10,12 @@
 //   float32 params[num_params]          fp32 master weights in the trainer's blob order
 //   if has_optimizer:
 //     float32 m[num_params], v[num_params]   AdamW first and second moments
-//     TrainState                             step, RNG state and data position
+//     TrainState                             step, RNG state, data position, elapsed time
+//                                            (older files: the 48 bytes without elapsed_s)
 // The file is written to <path>.tmp and renamed, so a crash mid-write never
 // leaves a half-written checkpoint under the real name.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,7 +36,10 @@ struct TrainState {
     uint64_t data_index;
     uint64_t data_seed;    // the seed that orders the windows; resume must reuse it
     uint64_t data_T;       // window length the position counts in; resume needs the same -t
+    double elapsed_s = 0;  // training time a --time budget has used (0: none); absent before 2026-12, read as 0
 };
+constexpr long long TRAIN_STATE_V1_BYTES = 48;  // TrainState before elapsed_s: such checkpoints still load
+static_assert(offsetof(TrainState, elapsed_s) == TRAIN_STATE_V1_BYTES, "elapsed_s must follow the older fields");
 
 inline void checkpoint_save(const std::string& path, const int* header, const float* params, size_t num_params,
                             const float* m, const float* v, const TrainState* state) {
@@ -80,15 +85,18 @@ inline bool checkpoint_load(const std::string& path, size_t num_params, float* p
     if (n != (int64_t)num_params)
         die("%s: holds %lld parameters, the model built from its config has %zu", p, (long long)n, num_params);
     bool has_opt = header[3] == 1;
-    long long expect = (long long)(sizeof header + sizeof n + num_params * sizeof(float) *
-                                                                  (has_opt ? 3 : 1)) + (has_opt ? (long long)sizeof(TrainState) : 0);
+    long long body = (long long)(sizeof header + sizeof n + num_params * sizeof(float) * (has_opt ? 3 : 1));
+    long long expect = body + (has_opt ? (long long)sizeof(TrainState) : 0);
+    long long state_bytes = has_opt ? (long long)sizeof(TrainState) : 0;
+    if (has_opt && bytes == body + TRAIN_STATE_V1_BYTES) expect = body + (state_bytes = TRAIN_STATE_V1_BYTES);
     if (bytes != expect) die("%s: file is %lld bytes, expected %lld for %zu parameters%s", p, bytes, expect,
                              num_params, has_opt ? " with optimizer state" : "");
     fread_check(params, sizeof(float), num_params, f, p);
     if (has_opt && m && v && state) {
         fread_check(m, sizeof(float), num_params, f, p);
         fread_check(v, sizeof(float), num_params, f, p);
-        fread_check(state, sizeof(TrainState), 1, f, p);
+        *state = TrainState{};
+        fread_check(state, (size_t)state_bytes, 1, f, p);
     }
     fclose(f);
     return has_opt && m && v && state;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "logger.h"
+#include "schedule.h"
 
 inline double now_ms() {
     struct timeval tv;
@@ -90,8 +91,11 @@ inline void report_step(Logger* log, const StepStats& s) {
     double tok_s = s.tokens / (s.ms / 1e3);
     double mfu = s.flops / (s.ms / 1e3) / (s.peak_gflops * 1e9);
     double eta_s = s.avg_ms * (s.max_steps - s.step) / 1e3;
-    printf("step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f ms | %.0f tok/s | MFU %.1f%% | ETA %dm%02ds\n",
-           s.step, s.max_steps, s.loss, s.lr, s.norm, s.ms, tok_s, 100 * mfu, (int)eta_s / 60, (int)eta_s % 60);
+    // a --time run knows its step count only once steps have been timed
+    std::string of = s.max_steps >= BUDGET_NO_CAP ? "?" : std::to_string(s.max_steps);
+    if (s.max_steps >= BUDGET_NO_CAP) eta_s = 0;
+    printf("step %5d/%s | loss %.4f | lr %.2e | norm %.3f | %.0f ms | %.0f tok/s | MFU %.1f%% | ETA %dm%02ds\n",
+           s.step, of.c_str(), s.loss, s.lr, s.norm, s.ms, tok_s, 100 * mfu, (int)eta_s / 60, (int)eta_s % 60);
     fflush(stdout);
     char buf[512];
     snprintf(buf, sizeof buf,

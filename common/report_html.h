@@ -121,6 +121,8 @@ inline double runlog_time_at(const RunLog& run, int step) {
 // step 0 (a fresh run in a reused directory) drops everything before it, one
 // that resumes at step S drops the records after S (the resumed run redoes
 // them). Steps without "time_s" (older logs) get the running sum of "ms".
+// A segment resumed without --time ("prior_time_s" 0) restarts its clock, so
+// its times are shifted to continue from the segment before.
 // False with *err naming the line on malformed input.
 inline bool runlog_read(const std::string& path, RunLog* run, std::string* err) {
     *run = RunLog();
@@ -130,7 +132,7 @@ inline bool runlog_read(const std::string& path, RunLog* run, std::string* err) 
     if (!f) { *err = "cannot open " + path + ": " + strerror(errno); return false; }
     std::string line;
     int lineno = 0;
-    double ms_sum = 0.0;
+    double ms_sum = 0.0, time_offset = 0.0;
     bool ok = true;
     auto handle = [&](const std::string& text) {
         lineno++;
@@ -149,6 +151,8 @@ inline bool runlog_read(const std::string& path, RunLog* run, std::string* err) 
             while (!run->evals.empty() && after(run->evals.back().step)) run->evals.pop_back();
             while (!run->samples.empty() && after(run->samples.back().step)) run->samples.pop_back();
             ms_sum = run->steps.empty() ? 0.0 : run->steps.back().time_s * 1e3;
+            // a resumed run without --time restarts its clock at 0: continue the axis where the log left it
+            time_offset = start > 0 && json_number(config->object, "prior_time_s", 0.0) == 0.0 ? ms_sum / 1e3 : 0.0;
             run->config.clear();
             for (const JsonField& c : config->object) {
                 char buf[64];
@@ -164,7 +168,8 @@ inline bool runlog_read(const std::string& path, RunLog* run, std::string* err) 
         if (json_find(obj, "loss")) {
             double ms = json_number(obj, "ms", 0.0);
             ms_sum += ms;
-            double time_s = json_number(obj, "time_s", ms_sum / 1e3);
+            const JsonField* t = json_find(obj, "time_s");
+            double time_s = t && t->kind == JsonField::NUMBER ? t->number + time_offset : ms_sum / 1e3;
             run->steps.push_back({step, time_s, json_number(obj, "loss", NAN), json_number(obj, "lr", NAN),
                                   json_number(obj, "norm", NAN), json_number(obj, "tok_s", NAN)});
         } else if (json_find(obj, "val_loss")) {

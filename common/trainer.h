@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "dataloader.h"
 #include "optimizer.h"
+#include "report.h"
 #include "rng.h"
 #include "schedule.h"
 #include "util.h"
@@ -26,6 +27,8 @@ struct TrainerOptions {
     Schedule sched;
     AdamWConfig opt;
     int max_steps = 1000, warmup = 10;
+    std::string time;       // --time DURATION, "" = none
+    double time_s = 0;      // --time in seconds (resolve_time_budget)
     int val_every = 100, val_batches = 20, sample_every = 200, gen_tokens = 128, ckpt_every = 500;
     float temperature = 0.8f;
     int top_k = 40;
@@ -61,6 +64,7 @@ inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {
         {nullptr, "--eps", ARG_FLOAT, &o->opt.eps, "AdamW epsilon"},
         {nullptr, "--grad-clip", ARG_FLOAT, &o->opt.grad_clip, "max global gradient norm (0 = off)"},
         {"-x", "--steps", ARG_INT, &o->max_steps, "optimizer steps to train"},
+        {nullptr, "--time", ARG_STRING, &o->time, "train for a wall-clock DURATION (90s, 10m, 2h, 1h30m): the lr schedule runs over time, then a full val eval; -x caps steps only if given"},
         {"-v", "--val-every", ARG_INT, &o->val_every, "evaluate every N steps (0 = only at the end)"},
         {"-m", "--val-batches", ARG_INT, &o->val_batches, "validation batches per evaluation"},
         {"-s", "--sample-every", ARG_INT, &o->sample_every, "print a sample every N steps (0 = only at the end)"},
@@ -91,7 +95,8 @@ inline void check_train_options(const TrainerOptions& o) {
         if (!ok) die("%s must be %s, got %g", flag, want, v);
     };
     const float inf = INFINITY;
-    in_range("-l/--lr", o.sched.lr, 0.0f, true, inf, true, "a finite number > 0");
+    // lr 0 is a use, not a mistake: it runs the data through a model without changing it
+    in_range("-l/--lr", o.sched.lr, 0.0f, false, inf, true, "a finite number >= 0");
     in_range("-q/--final-lr-frac", o.sched.final_frac, 0.0f, false, 1.0f, false, "in [0, 1]");
     in_range("--decay-frac", o.sched.decay_frac, 0.0f, false, 1.0f, false, "in [0, 1]");
     in_range("-c/--weight-decay", o.opt.weight_decay, 0.0f, false, inf, true, "a finite number >= 0");
@@ -155,8 +160,8 @@ inline bool load_training_tokenizer(Tokenizer* tok, const TrainerOptions& o, boo
     return false;
 }
 
-inline TrainState make_train_state(int step, const Rng& rng, const DataLoader& train) {
-    return TrainState{step, rng.state, train.epoch, train.index, train.seed, (uint64_t)train.T};
+inline TrainState make_train_state(int step, const Rng& rng, const DataLoader& train, double elapsed_s = 0.0) {
+    return TrainState{step, rng.state, train.epoch, train.index, train.seed, (uint64_t)train.T, elapsed_s};
 }
 
 // Puts the data loader and RNG where the checkpoint left them.
@@ -170,4 +175,79 @@ inline void restore_train_state(const TrainState& st, const std::string& path, D
     train->seed = st.data_seed;
     dataloader_seek(train, st.data_epoch, st.data_index);
     rng->state = st.rng_state;
+}
+
+// --time: parses the duration; without an explicit -x the budget alone ends the run.
+inline void resolve_time_budget(TrainerOptions* o, const std::vector<ArgSpec>& specs) {
+    if (o->time.empty()) return;
+    std::string err;
+    if (!parse_duration(o->time, &o->time_s, &err)) die("--time '%s': %s", o->time.c_str(), err.c_str());
+    if (!arg_was_set(specs, "--steps")) o->max_steps = o->sched.max_steps = BUDGET_NO_CAP;
+}
+
+// "1000 steps", "--time 10m00s" or "--time 10m00s, at most 500 steps", for the startup line.
+inline std::string format_seconds(double s);
+inline std::string steps_text(const TrainerOptions& o) {
+    if (o.time_s <= 0) return std::to_string(o.max_steps) + " steps";
+    std::string t = "--time " + format_seconds(o.time_s);
+    return o.max_steps < BUDGET_NO_CAP ? t + ", at most " + std::to_string(o.max_steps) + " steps" : t;
+}
+
+inline std::string format_seconds(double s) {
+    char buf[32];
+    int whole = (int)s;
+    if (whole < 3600) snprintf(buf, sizeof buf, "%dm%02ds", whole / 60, whole % 60);
+    else snprintf(buf, sizeof buf, "%dh%02dm%02ds", whole / 3600, whole / 60 % 60, whole % 60);
+    return buf;
+}
+
+// The run's clock and budget, from the checkpoint's elapsed time (prior_s) on.
+inline TimeBudget time_budget_start(const TrainerOptions& o, int start_step, double prior_s) {
+    TimeBudget b;
+    b.budget_s = o.time_s;
+    b.cap = o.max_steps;
+    b.prior_s = prior_s;
+    b.start_step = b.total = start_step;
+    if (b.budget_s <= 0) return b;
+    if (prior_s >= b.budget_s)
+        die("checkpoint %s has used %s of training, --time is %s: nothing to do", o.load.c_str(),
+            format_seconds(prior_s).c_str(), format_seconds(b.budget_s).c_str());
+    if (prior_s > 0)
+        printf("time budget: %s, %s used by the checkpoint, %s left\n", format_seconds(b.budget_s).c_str(),
+               format_seconds(prior_s).c_str(), format_seconds(b.budget_s - prior_s).c_str());
+    else
+        printf("time budget: %s; the step count is estimated from the steps' timing as they run\n",
+               format_seconds(b.budget_s).c_str());
+    return b;
+}
+
+// Before each step: re-estimates the run's steps (budget_total_steps) and
+// points the schedule at them. The loop runs while the step is below it.
+inline int time_budget_steps(TimeBudget* b, Schedule* sched, int steps_done) {
+    double now = now_ms();
+    if (b->start_ms < 0) b->start_ms = now;
+    b->total = budget_total_steps(*b, steps_done, (now - b->start_ms) / 1e3);
+    if (b->budget_s > 0) sched->max_steps = b->total;
+    return b->total;
+}
+
+// Training time so far, resumed runs included: the log's time axis.
+inline double time_budget_elapsed(const TimeBudget& b) {
+    return b.prior_s + (b.start_ms < 0 ? 0.0 : (now_ms() - b.start_ms) / 1e3);
+}
+
+// What the checkpoint records: the time used, in runs that count it (--time,
+// or resumed from such a run); 0 otherwise, so that a step-count run's
+// checkpoints stay bit-identical however it was split by resumes.
+inline double time_budget_checkpoint_s(const TimeBudget& b) {
+    return b.budget_s > 0 || b.prior_s > 0 ? time_budget_elapsed(b) : 0.0;
+}
+
+// The batches of the last evaluation: a --time run ends on the whole
+// validation set, its result; a step-count run keeps -m.
+inline int final_val_batches(const TimeBudget& b, const DataLoader& val, int val_batches) {
+    if (b.budget_s <= 0) return val_batches;
+    int all = (int)(val.windows.size() / val.B);
+    printf("final evaluation on the whole validation set: %d batches\n", all);
+    return all;
 }

@@ -11,7 +11,9 @@
 
 #include "../common/report.h"
 #include "../common/report_html.h"
+#include "../common/schedule.h"
 #include "../common/shard.h"
+#include "../common/trainer.h"
 #include "../tokenizer/json.h"
 #include "test_util.h"
 
@@ -183,10 +185,9 @@ TEST_CASE("out-of-range and non-finite hyperparameters: clear message and exit s
         const char* message;
     };
     const Bad cases[] = {
-        {"--lr -1", "-l/--lr must be a finite number > 0, got -1"},
-        {"--lr 0", "-l/--lr must be a finite number > 0, got 0"},
-        {"--lr nan", "-l/--lr must be a finite number > 0, got nan"},
-        {"--lr inf", "-l/--lr must be a finite number > 0, got inf"},
+        {"--lr -1", "-l/--lr must be a finite number >= 0, got -1"},
+        {"--lr nan", "-l/--lr must be a finite number >= 0, got nan"},
+        {"--lr inf", "-l/--lr must be a finite number >= 0, got inf"},
         {"--beta1 2", "--beta1 must be in [0, 1), got 2"},
         {"--beta2 1", "--beta2 must be in [0, 1), got 1"},
         {"--eps 0", "--eps must be a finite number > 0, got 0"},
@@ -218,7 +219,7 @@ TEST_CASE("out-of-range and non-finite hyperparameters: clear message and exit s
         }
     }
     // the edges of each range are accepted: they mean something
-    RunResult r = run_command(LLAMA + data.flags() + " -x 1 -m 1 -q 0 --decay-frac 1 -c 0 --beta1 0 --grad-clip 0 "
+    RunResult r = run_command(LLAMA + data.flags() + " -x 1 -m 1 -l 0 -q 0 --decay-frac 1 -c 0 --beta1 0 --grad-clip 0 "
                               "--temperature 0 --top-k 0 -o " + (out / "edges"));
     INFO(r.output);
     CHECK(r.status == 0);
@@ -358,7 +359,7 @@ TEST_CASE("build/report overlays several logs and refuses what is not a log", "[
         "{\"step\": 1, \"loss\": 4.5, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 1.5}\n"
         "{\"step\": 2, \"loss\": 4.0, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 2.5}\n"
         "{\"step\": 3, \"loss\": 9.9, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 3.5}\n"
-        "{\"config\": {\"trainer\": \"train_llama\", \"start_step\": 2, \"lr\": 0.001}}\n"
+        "{\"config\": {\"trainer\": \"train_llama\", \"start_step\": 2, \"prior_time_s\": 2.5, \"lr\": 0.001}}\n"
         "{\"step\": 3, \"loss\": 3.5, \"lr\": 1e-3, \"norm\": 1, \"ms\": 10, \"tok_s\": 100, \"mfu\": 0.1, \"time_s\": 3.0}\n"
         "{\"step\": 3, \"val_loss\": 3.9, \"val_bpb\": 1.5}\n"
         "{\"step\": 3, \"sample\": \"Once upon a <time> & \\ufffd\"}\n";
@@ -379,6 +380,17 @@ TEST_CASE("build/report overlays several logs and refuses what is not a log", "[
     CHECK(ta.y == std::vector<double>({4.5, 4.0, 3.5}));  // the resumed segment replaced step 3
     PlottedSeries tt = plotted(html, "Loss by time", A + "train");
     CHECK(tt.x == std::vector<double>({1.5, 2.5, 3.0}));
+    {
+        // resumed without --time (prior_time_s 0): its clock restarts, the report continues the axis
+        std::string c = "{\"config\": {\"start_step\": 0}}\n{\"step\": 1, \"loss\": 2, \"ms\": 5, \"time_s\": 1.0}\n"
+                        "{\"config\": {\"start_step\": 1, \"prior_time_s\": 0}}\n{\"step\": 2, \"loss\": 1, \"ms\": 5, \"time_s\": 0.5}\n";
+        write_all_bytes(dir / "c.jsonl", c.data(), c.size());
+        RunLog run;
+        std::string err;
+        REQUIRE(runlog_read(dir / "c.jsonl", &run, &err));
+        REQUIRE(run.steps.size() == 2);
+        CHECK(run.steps[1].time_s == 1.5);
+    }
     // the second run's polyline follows the first's under the same label; find it by its values
     size_t second = html.find("data-y=\"6 5\"");
     CHECK(second != std::string::npos);
@@ -396,4 +408,173 @@ TEST_CASE("build/report overlays several logs and refuses what is not a log", "[
     CHECK(broken.status == 1);
     CHECK(has(broken.output, "bad.jsonl: line 2 is not a JSON object"));
     CHECK(run_command("build/report").status == 1);
+}
+
+// ----------------------------------------------------------------------------
+// 3. --time: the schedule over wall-clock time, the stop, and resume
+
+TEST_CASE("parse_duration reads h, m, s in order and refuses the rest", "[report][time]") {
+    struct Good { const char* text; double seconds; };
+    for (Good g : {Good{"90s", 90}, {"10m", 600}, {"2h", 7200}, {"1h30m", 5400}, {"1h30m15s", 5415}, {"1.5h", 5400},
+                   {"2m30.5s", 150.5}, {"0.5s", 0.5}, {"3s", 3}}) {
+        double s = -1;
+        std::string err;
+        INFO(g.text);
+        CHECK(parse_duration(g.text, &s, &err));
+        CHECK(s == g.seconds);
+    }
+    struct Bad { const char* text; const char* message; };
+    for (Bad b : {Bad{"", "empty duration"}, {"10", "needs a unit"}, {"10x", "unknown unit 'x'"}, {"m", "expected a number"},
+                  {"1m2h", "order h, m, s"}, {"1m1m", "order h, m, s"}, {"0s", "more than 0"}, {"-5m", "expected a number"},
+                  {"1.2.3s", "unknown unit '.'"}, {"5 m", "unknown unit ' '"}, {".s", "expected a number"}}) {
+        double s = -1;
+        std::string err;
+        INFO(b.text);
+        CHECK_FALSE(parse_duration(b.text, &s, &err));
+        CHECK(has(err, b.message));
+    }
+}
+
+TEST_CASE("the step estimate and the schedule over a simulated clock", "[report][time]") {
+    TimeBudget b;
+    b.budget_s = 100;
+    b.cap = BUDGET_NO_CAP;
+    SECTION("before any step is timed the estimate is the cap; then the time left over the mean step") {
+        CHECK(budget_total_steps(b, 0, 0.0) == BUDGET_NO_CAP);
+        CHECK(budget_total_steps(b, 1, 2.0) == 1 + 49);   // 98 s left at 2 s a step
+        CHECK(budget_total_steps(b, 10, 10.0) == 100);    // 1 s a step
+        CHECK(budget_total_steps(b, 10, 99.5) == 10);     // 0.5 s left, a step takes ~10 s: stop
+        CHECK(budget_total_steps(b, 10, 100.0) == 10);    // the budget is spent
+        b.cap = 40;
+        CHECK(budget_total_steps(b, 10, 10.0) == 40);     // an explicit -x caps it
+    }
+    SECTION("a resumed run counts the checkpoint's time and its own mean") {
+        b.prior_s = 60;
+        b.start_step = 30;
+        CHECK(budget_total_steps(b, 30, 0.0) == BUDGET_NO_CAP);
+        CHECK(budget_total_steps(b, 40, 20.0) == 40 + 10);  // 20 s left at 2 s a step
+        b.prior_s = 100;
+        CHECK(budget_total_steps(b, 30, 0.0) == 30);
+    }
+    SECTION("no budget: -x decides") {
+        b.budget_s = 0;
+        b.cap = 1000;
+        CHECK(budget_total_steps(b, 5, 1e9) == 1000);
+    }
+    SECTION("a run of 1 s steps that slow to 2 s: the cosine still ends at its floor as time runs out") {
+        Schedule s;
+        s.lr = 1e-3f;
+        s.warmup = 5;
+        s.final_frac = 0.1f;
+        double clock = 0;
+        int step = 0;
+        float last_lr = 0, prev = s.lr;
+        bool monotone = true;
+        while (true) {
+            int total = budget_total_steps(b, step, clock);
+            if (step >= total) break;
+            s.max_steps = total;
+            last_lr = schedule_lr(s, step);
+            if (step >= s.warmup && last_lr > prev * (1 + 1e-5f)) monotone = false;
+            if (step >= s.warmup) prev = last_lr;
+            clock += step < 40 ? 1.0 : 2.0;
+            step++;
+        }
+        CHECK(clock <= 100.0);             // it stopped inside the budget
+        CHECK(clock > 100.0 - 2.0 * 2);    // and did not leave more than a step or two unused
+        CHECK(step == 40 + 30);            // 40 s at 1 s, then 60 s at 2 s
+        CHECK(last_lr < 0.12f * s.lr);     // at the floor (0.1 lr) when time ran out
+        CHECK(monotone);                   // re-estimates never pushed the lr back up by more than a hair
+    }
+}
+
+// elapsed_s, the last field of the TrainState at the end of a checkpoint with optimizer state.
+static double stored_elapsed(const std::string& ckpt) {
+    std::vector<char> bytes = read_all_bytes(ckpt);
+    REQUIRE(bytes.size() > sizeof(double));
+    double e;
+    memcpy(&e, bytes.data() + bytes.size() - sizeof(double), sizeof e);
+    return e;
+}
+
+TEST_CASE("--time stops by itself and ends with a checkpoint, a full evaluation and a sample", "[report][time]") {
+    TinyData data;
+    TempDir out;
+    write_broken_tokenizer(out / "tok.bin");  // any tokenizer: the point is that a sample is written
+    std::string flags = std::string(TINY) + " -i " + data.train + " -j " + data.val + " -z " + (out / "tok.bin") +
+                        " -m 1 -v 0 -s 0 -n 0 -g 8";
+    for (const std::string& trainer : {LLAMA + flags, GPT2 + " --model gpt2-tiny -b 4 -t 16 -i " + data.train + " -j " +
+                                                       data.val + " -z \"\" -m 1 -v 0 -s 0 -n 0 --vocab 64"}) {
+        std::string run = out / (trainer.find("gpt2") != std::string::npos ? "gpt2" : "llama");
+        RunResult r = run_command(trainer + " --time 2s -o " + run);
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        CHECK(has(r.output, "time budget: 0m02s"));
+        CHECK(has(r.output, "final evaluation on the whole validation set: 15 batches"));  // 62 windows of 16 / B=4
+        // the last step line's step count is the checkpoint's and the final evaluation's
+        std::vector<double> steps, loss, val_steps, val;
+        log_series(run + "/log.jsonl", "loss", &steps, &loss);
+        log_series(run + "/log.jsonl", "val_loss", &val_steps, &val);
+        REQUIRE(!steps.empty());
+        REQUIRE(!val_steps.empty());
+        int last = (int)steps.back();
+        CHECK(val_steps.back() == last);
+        char name[64];
+        snprintf(name, sizeof name, "/ckpt_%06d.bin", last);
+        CHECK(path_exists(run + name));
+        CHECK(stored_elapsed(run + name) > 0);
+        CHECK(path_exists(run + "/report.html"));
+        if (trainer.find("gpt2") == std::string::npos) CHECK(has(read_text(run + "/log.jsonl"), "\"sample\": "));
+    }
+}
+
+TEST_CASE("resuming a --time run keeps the remaining budget", "[report][time]") {
+    TinyData data;
+    TempDir out;
+    std::string flags = LLAMA + data.flags() + " -m 1 -v 0 -s 0";
+    // -x 6 with a budget far away: the run is short, the checkpoints record the time it used
+    RunResult first = run_command(flags + " --time 1h -x 6 -n 3 -o " + (out / "a"));
+    INFO(first.output);
+    REQUIRE(first.status == 0);
+    CHECK(has(first.output, "--time 1h00m00s, at most 6 steps"));
+    double used = stored_elapsed(out / "a/ckpt_000003.bin");
+    REQUIRE(used > 0);
+    CHECK(stored_elapsed(out / "a/ckpt_000006.bin") > used);
+
+    SECTION("resume prints the stored time and the remainder and continues the clock") {
+        RunResult resumed = run_command(flags + " --time 1h -x 6 -e " + (out / "a/ckpt_000003.bin") + " -o " + (out / "b"));
+        INFO(resumed.output);
+        REQUIRE(resumed.status == 0);
+        CHECK(has(resumed.output, "time budget: 1h00m00s, " + format_seconds(used) + " used by the checkpoint, " +
+                                      format_seconds(3600 - used) + " left"));
+        CHECK(stored_elapsed(out / "b/ckpt_000006.bin") > used);
+        std::vector<double> steps, times;
+        log_series(out / "b/log.jsonl", "time_s", &steps, &times);
+        REQUIRE(!times.empty());
+        CHECK(times.front() > used);  // the log's clock starts where the checkpoint's stopped
+    }
+    SECTION("a checkpoint that has used the whole budget has nothing left to do") {
+        std::vector<char> bytes = read_all_bytes(out / "a/ckpt_000003.bin");
+        double spent = 90.0;
+        memcpy(bytes.data() + bytes.size() - sizeof spent, &spent, sizeof spent);
+        write_all_bytes(out / "spent.bin", bytes.data(), bytes.size());
+        RunResult r = run_command(flags + " --time 1m -e " + (out / "spent.bin") + " -o " + (out / "c"));
+        INFO(r.output);
+        CHECK(r.status == 1);
+        CHECK(has(r.output, "has used 1m30s of training, --time is 1m00s: nothing to do"));
+    }
+    SECTION("a checkpoint from before elapsed_s (8 bytes shorter) still resumes, from zero time") {
+        std::vector<char> bytes = read_all_bytes(out / "a/ckpt_000003.bin");
+        write_all_bytes(out / "old.bin", bytes.data(), bytes.size() - sizeof(double));
+        RunResult r = run_command(flags + " --time 1h -x 4 -e " + (out / "old.bin") + " -o " + (out / "d"));
+        INFO(r.output);
+        CHECK(r.status == 0);
+        CHECK(has(r.output, "resumed from " + (out / "old.bin") + " at step 3"));
+        CHECK(has(r.output, "time budget: 1h00m00s; the step count is estimated"));
+    }
+    SECTION("a bad --time is refused") {
+        RunResult r = run_command(flags + " --time 10 -o " + (out / "e"));
+        CHECK(r.status == 1);
+        CHECK(has(r.output, "error: --time '10': '10' needs a unit after 10 (h, m or s)"));
+    }
 }
