@@ -512,7 +512,9 @@ inline void report_config(Logger* log, const char* trainer, const std::vector<Ar
         std::string key = a.long_name + 2;
         std::string value;
         switch (a.type) {
-            case ARG_INT: value = std::to_string(*(int*)a.value); break;
+            case ARG_INT:  // -x under --time without a cap reads as what it means
+                value = *(int*)a.value >= BUDGET_NO_CAP ? "\"no cap (--time)\"" : std::to_string(*(int*)a.value);
+                break;
             case ARG_FLOAT: value = std::isfinite(*(float*)a.value) ? fmt("%.7g", *(float*)a.value) : "null"; break;
             case ARG_BOOL: value = *(bool*)a.value ? "true" : "false"; break;
             case ARG_STRING: value = "\"" + json_escape(*(std::string*)a.value) + "\""; break;
