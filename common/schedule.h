@@ -82,12 +82,12 @@ struct TimeBudget {
     int cap = 0;            // most steps: -x (with --time, only when -x was given)
     double prior_s = 0;     // budget time the checkpoint this run resumes had used
     int start_step = 0;     // the step this process started at
-    double start_ms = -1;   // wall clock (ms) when this process's first step began
+    double start_ms = -1;   // wall clock (ms) when this process's training loop began (its first eval included)
     int total = 0;          // the latest estimate of the run's steps
 };
 
 // The rule above, as a pure function: elapsed_s is this process's time since
-// its first step began, steps_done the optimizer steps completed in the run.
+// its training loop began, steps_done the optimizer steps completed in the run.
 inline int budget_total_steps(const TimeBudget& b, int steps_done, double elapsed_s) {
     if (b.budget_s <= 0) return b.cap;
     double left = b.budget_s - b.prior_s - elapsed_s;
