@@ -578,3 +578,14 @@ TEST_CASE("resuming a --time run keeps the remaining budget", "[report][time]") 
         CHECK(has(r.output, "error: --time '10': '10' needs a unit after 10 (h, m or s)"));
     }
 }
+
+TEST_CASE("--help of both CPU trainers and of build/report lists what this file tests", "[report][cli]") {
+    for (const std::string& bin : {LLAMA, GPT2}) {
+        RunResult r = run_command(bin + " --help");
+        CHECK(r.status == 0);
+        CHECK(has(r.output, "--time S"));
+    }
+    RunResult r = run_command("build/report --help");
+    CHECK(r.status == 0);
+    CHECK(has(r.output, "usage: build/report LOG.jsonl [LOG2.jsonl ...] [-o out.html]"));
+}
