@@ -17,7 +17,7 @@ BENCHES  := $(patsubst dev/cpu/%.cpp,$(BUILD)/%,$(wildcard dev/cpu/bench_*.cpp))
 
 .PHONY: all test clean data bench fuzz quickstart
 
-all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer $(BUILD)/export
+all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer $(BUILD)/export $(BUILD)/report
 
 train_%: train_%.cpp $(HEADERS) $(TOK_OBJS)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(TOK_OBJS)
@@ -63,6 +63,11 @@ $(BUILD)/bench_allreduce: dev/mpi/bench_allreduce.cpp $(HEADERS)
 $(BUILD)/obj_mpi/%.o: %.cpp $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(MPICXX) $(CXXFLAGS) $(MPIFLAGS) -c -o $@ $<
+
+# Redraws run reports from logs: build/report LOG.jsonl [LOG2.jsonl ...] [-o out.html]
+$(BUILD)/report: report/report.cpp $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ report/report.cpp $(TOK_OBJS)
 
 # Catch2's main is compiled once: it is the slow part of building tests.
 $(BUILD)/catch_main.o: tests/catch_main.cpp

@@ -39,6 +39,7 @@
 #include "common/optimizer.h"
 #include "common/prune.h"
 #include "common/report.h"
+#include "common/report_html.h"
 #include "common/rng.h"
 #include "common/sampler.h"
 #include "common/trainer.h"
@@ -792,7 +793,8 @@ int main(int argc, char** argv) {
     // --- model shape: preset + flags, or the checkpoint's
     LlamaConfig config = resolve_model_config(mo, o, specs);
     BatchPlan bp = resolve_batch(&o, config.maxT);
-    prune_resolve(&prune, o.max_steps);
+    resolve_time_budget(&o, specs);
+    prune_resolve(&prune, o.max_steps, !o.time.empty());
     const int B = bp.B, T = bp.T;
     // with MPI this rank trains on rows [row0, row0 + Bl) of every batch
     const int Bl = dist_rows(dist, B);
@@ -816,11 +818,13 @@ int main(int argc, char** argv) {
     model.dist = &dist;
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
     int start_step = 0;
+    double prior_s = 0;  // training time the checkpoint had used (--time)
     if (!o.load.empty()) {
         TrainState st;
         if (llama_load_checkpoint(&model, o.load, &st)) {
             restore_train_state(st, o.load, &train, &rng);
             start_step = (int)st.step;
+            prior_s = st.elapsed_s;
             printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
         } else {
             printf("initialised parameters from %s (no optimizer state: starting at step 0)\n", o.load.c_str());
@@ -840,9 +844,9 @@ int main(int argc, char** argv) {
            model.num_params / 1e6);
     printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n", train.num_tokens,
            train.paths.size(), train.windows.size(), val.num_tokens, val_batches);
-    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %d steps | %d threads\n",
+    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %s | %d threads\n",
            B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
-           o.max_steps, threads);
+           steps_text(o).c_str(), threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
     if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
     if (dist.world > 1)
@@ -852,10 +856,18 @@ int main(int argc, char** argv) {
     prune_banner(model.pruner, start_step);
 
     Logger log;
-    if (dist_root(dist)) logger_open(&log, o.out_dir);
+    if (dist_root(dist)) logger_open(&log, o.out_dir);  // rank 0 writes everything
+    char shape[160];
+    snprintf(shape, sizeof shape, "V=%d C=%d L=%d NH=%d NKV=%d H=%d maxT=%d", config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT);
+    report_config(&log, "train_llama", specs,
+                  {{"shape", json_quote(shape)}, {"params", std::to_string(model.num_params)},
+                   {"tokens_per_step", std::to_string(bp.total_batch)}, {"start_step", std::to_string(start_step)},
+                   {"threads", std::to_string(threads)}, {"prior_time_s", fmt("%.3f", prior_s)}});
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
+    TimeBudget budget = time_budget_start(o, start_step, prior_s);
+    int last_saved = -1;
 
     auto evaluate = [&](int step) {
         EvalResult r = llama_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
@@ -869,12 +881,15 @@ int main(int argc, char** argv) {
     auto save = [&](int step) {
         char path[1024];
         snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
-        llama_save_checkpoint(&model, path, make_train_state(step, rng, train));
+        llama_save_checkpoint(&model, path, make_train_state(step, rng, train, time_budget_checkpoint_s(budget)));
         last_ckpt = path;
+        last_saved = step;
+        if (dist_root(dist)) report_write(o.out_dir);
         printf("checkpoint: %s\n", path);
     };
 
-    for (int step = start_step; step < o.max_steps; step++) {
+    int step = start_step;
+    for (; step < time_budget_steps(&budget, &o.sched, step, &dist); step++) {
         if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
         if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
         model.prof.on = profile;  // evaluation and sampling are not part of the profile
@@ -901,16 +916,20 @@ int main(int argc, char** argv) {
         if (step == start_step) prof_reset(&model.prof);
         else model.prof.steps++;
         model.prof.on = false;
-        report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
-                                    bp.total_batch, flops_per_step, o.peak_gflops});
-        if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
+        report_step(&log, StepStats{step + 1, budget.total, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
+                                    bp.total_batch, flops_per_step, o.peak_gflops, time_budget_elapsed(budget)});
+        if (o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) save(step + 1);
     }
-    evaluate(o.max_steps);
-    sample(o.max_steps);
-    prune_summary(model.pruner, o.max_steps, &log);
+    if (last_saved != step) save(step);
+    val_batches = final_val_batches(budget, val, val_batches);
+    evaluate(step);
+    sample(step);
+    prune_summary(model.pruner, step, &log);
     if (profile) prof_print(model.prof);
+    if (dist_root(dist)) report_write(o.out_dir);
+    printf("report: %s/report.html\n", o.out_dir.c_str());
     if (timed_steps)
-        printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", o.max_steps - start_step, total_ms / timed_steps,
+        printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", step - start_step, total_ms / timed_steps,
                bp.total_batch / (total_ms / timed_steps / 1e3));
     if (dist.world > 1)
         printf("communication: %.1f ms/step on rank 0 (gradient all-reduce and parameter all-gather)\n",

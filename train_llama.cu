@@ -632,8 +632,8 @@ static void setup_data(RunData* d, const TrainerOptions& o, const std::vector<Ar
 }
 
 template <typename floatX>
-static void train(const TrainerOptions& o, const LlamaConfig& config, const BatchPlan& bp, const GpuOptions& go,
-                  RunData* d, Dist* dist, NcclComm nccl) {
+static void train(const TrainerOptions& o, const std::vector<ArgSpec>& specs, const LlamaConfig& config,
+                  const BatchPlan& bp, const GpuOptions& go, RunData* d, Dist* dist, NcclComm nccl) {
     const int B = bp.B, T = bp.T;
     // with several GPUs this rank trains on rows [row0, row0 + Bl) of every batch
     const int Bl = dist_rows(*dist, B);
@@ -647,11 +647,13 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
 #endif
     Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);  // the CPU trainer's sampling stream
     int start_step = 0;
+    double prior_s = 0;  // training time the checkpoint had used (--time)
     if (!o.load.empty()) {
         TrainState st;
         if (gpu_load_checkpoint(&model, o.load, &st)) {
             restore_train_state(st, o.load, &d->train, &rng);
             start_step = (int)st.step;
+            prior_s = st.elapsed_s;
             printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
         } else {
             printf("initialised parameters from %s (no optimizer state: starting at step 0)\n", o.load.c_str());
@@ -668,9 +670,9 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
            model.num_params / 1e6);
     printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n",
            d->train.num_tokens, d->train.paths.size(), d->train.windows.size(), d->val.num_tokens, d->val_batches);
-    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %d steps\n", B, T,
+    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %s\n", B, T,
            bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
-           o.max_steps);
+           steps_text(o).c_str());
     printf("precision: %s compute, fp32 master weights and AdamW state | attention: %s\n", dtype_name<floatX>(),
            !is_fp32((floatX*)nullptr) && !go.attn_simple ? "tensor cores (WMMA)" : "plain CUDA cores");
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
@@ -680,10 +682,17 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
                2.0 * model.num_params * sizeof(float) / 1e6);
 
     Logger log;
-    if (dist_root(*dist)) logger_open(&log, o.out_dir);
+    if (dist_root(*dist)) logger_open(&log, o.out_dir);  // rank 0 writes everything
+    report_config(&log, "train_llama_cu", specs, {{"params", std::to_string(model.num_params)},
+                                               {"tokens_per_step", std::to_string(bp.total_batch)},
+                                               {"start_step", std::to_string(start_step)},
+                                               {"prior_time_s", fmt("%.3f", prior_s)}});
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
     double total_ms = 0.0;
     int timed_steps = 0;
+    Schedule sched = o.sched;  // --time points its max_steps at the running estimate
+    TimeBudget budget = time_budget_start(o, start_step, prior_s);
+    int last_saved = -1;
 
     auto evaluate = [&](int step) {
         EvalResult r = gpu_evaluate(&model, &d->val, d->val_batches, d->have_tok ? &d->tok : nullptr);
@@ -697,12 +706,15 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
     auto save = [&](int step) {
         char path[1024];
         snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
-        gpu_save_checkpoint(&model, path, make_train_state(step, rng, d->train));
+        gpu_save_checkpoint(&model, path, make_train_state(step, rng, d->train, time_budget_checkpoint_s(budget)));
         last_ckpt = path;
+        last_saved = step;
+        if (dist_root(*dist)) report_write(o.out_dir);
         printf("checkpoint: %s\n", path);
     };
 
-    for (int step = start_step; step < o.max_steps; step++) {
+    int step = start_step;
+    for (; step < time_budget_steps(&budget, &sched, step, dist); step++) {
         if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
         if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
 
@@ -720,20 +732,24 @@ static void train(const TrainerOptions& o, const LlamaConfig& config, const Batc
             loss += l / bp.accum;
         }
         loss = dist_sum(*dist, loss) / dist->world;
-        float lr = schedule_lr(o.sched, step);
+        float lr = schedule_lr(sched, step);
         float norm = gpu_update(&model, lr, o.opt);  // reads the norm back: the step is done on the device
         if (!std::isfinite(norm))
             die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
         double ms = now_ms() - t0;
         if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
-        report_step(&log, StepStats{step + 1, o.max_steps, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
-                                    bp.total_batch, flops_per_step, o.peak_gflops});
-        if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || step + 1 == o.max_steps) save(step + 1);
+        report_step(&log, StepStats{step + 1, budget.total, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
+                                    bp.total_batch, flops_per_step, o.peak_gflops, time_budget_elapsed(budget)});
+        if (o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) save(step + 1);
     }
-    evaluate(o.max_steps);
-    sample(o.max_steps);
+    if (last_saved != step) save(step);
+    d->val_batches = final_val_batches(budget, d->val, d->val_batches);
+    evaluate(step);
+    sample(step);
+    if (dist_root(*dist)) report_write(o.out_dir);
+    printf("report: %s/report.html\n", o.out_dir.c_str());
     if (timed_steps)
-        printf("done: %d steps, average %.0f ms/step, %.0f tok/s, MFU %.1f%%\n", o.max_steps - start_step,
+        printf("done: %d steps, average %.0f ms/step, %.0f tok/s, MFU %.1f%%\n", step - start_step,
                total_ms / timed_steps, bp.total_batch / (total_ms / timed_steps / 1e3),
                100.0 * flops_per_step / (total_ms / timed_steps / 1e3) / (o.peak_gflops * 1e9));
     if (dist->world > 1)
@@ -793,11 +809,12 @@ int main(int argc, char** argv) {
 
     LlamaConfig config = resolve_model_config(mo, o, specs);
     BatchPlan bp = resolve_batch(&o, config.maxT);
+    resolve_time_budget(&o, specs);
     if (dist_root(dist)) ensure_writable_dir(o.out_dir.c_str());
     RunData d;
     setup_data(&d, o, specs, config, bp);
-    if (go.fp32) train<float>(o, config, bp, go, &d, &dist, nccl);
-    else train<bf16>(o, config, bp, go, &d, &dist, nccl);
+    if (go.fp32) train<float>(o, specs, config, bp, go, &d, &dist, nccl);
+    else train<bf16>(o, specs, config, bp, go, &d, &dist, nccl);
 #ifdef USE_NCCL
     if (nccl) NCCL_CHECK(ncclCommDestroy(nccl));
 #endif

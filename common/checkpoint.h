@@ -11,13 +11,15 @@
 //   float32 params[num_params]          fp32 master weights in the trainer's blob order
 //   if has_optimizer:
 //     float32 m[num_params], v[num_params]   AdamW first and second moments
-//     TrainState                             step, RNG state and data position
+//     TrainState                             step, RNG state, data position, elapsed time
+//                                            (older version-1 files: the 48 bytes without elapsed_s)
 //   if version 2: the sparsity mask section of common/prune.h (prune_write)
 // Dense runs write version 1, as before masks existed, so older readers
 // (and the GPU trainer) still load them.
 // The file is written to <path>.tmp and renamed, so a crash mid-write never
 // leaves a half-written checkpoint under the real name.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,7 +42,10 @@ struct TrainState {
     uint64_t data_index;
     uint64_t data_seed;    // the seed that orders the windows; resume must reuse it
     uint64_t data_T;       // window length the position counts in; resume needs the same -t
+    double elapsed_s = 0;  // training time a --time budget has used (0: none); absent before 2026-12, read as 0
 };
+constexpr long long TRAIN_STATE_V1_BYTES = 48;  // TrainState before elapsed_s: such checkpoints still load
+static_assert(offsetof(TrainState, elapsed_s) == TRAIN_STATE_V1_BYTES, "elapsed_s must follow the older fields");
 
 // Whether a checkpoint carries the pruner's mask: once pruning is on or anything is pruned.
 inline bool checkpoint_has_mask(const Pruner* prune) {
@@ -102,8 +107,11 @@ inline bool checkpoint_load(const std::string& path, size_t num_params, float* p
         die("%s: holds %lld parameters, the model built from its config has %zu", p, (long long)n, num_params);
     bool has_opt = header[3] == 1;
     bool masked = header[1] == CKPT_VERSION_MASK;
-    long long expect = (long long)(sizeof header + sizeof n + num_params * sizeof(float) *
-                                                                  (has_opt ? 3 : 1)) + (has_opt ? (long long)sizeof(TrainState) : 0);
+    long long body = (long long)(sizeof header + sizeof n + num_params * sizeof(float) * (has_opt ? 3 : 1));
+    long long state_bytes = has_opt ? (long long)sizeof(TrainState) : 0;
+    // version 1 written before elapsed_s existed: the shorter state (version 2 came after it)
+    if (has_opt && !masked && bytes == body + TRAIN_STATE_V1_BYTES) state_bytes = TRAIN_STATE_V1_BYTES;
+    long long expect = body + state_bytes;
     long long mask_at = expect;  // where the mask section starts, if any
     if (masked) {
         // the mask's size is in its own first words; read them where the section starts
@@ -122,7 +130,8 @@ inline bool checkpoint_load(const std::string& path, size_t num_params, float* p
     if (has_opt && m && v && state) {
         fread_check(m, sizeof(float), num_params, f, p);
         fread_check(v, sizeof(float), num_params, f, p);
-        fread_check(state, sizeof(TrainState), 1, f, p);
+        *state = TrainState{};
+        fread_check(state, (size_t)state_bytes, 1, f, p);
     }
     if (masked && prune) {
         fseek_check(f, (long)mask_at, SEEK_SET, p);

@@ -51,12 +51,15 @@ inline void add_prune_flags(std::vector<ArgSpec>& specs, PruneConfig* c) {
 }
 
 // Checks the flags against the run's length and fills the default end.
-inline void prune_resolve(PruneConfig* c, int max_steps) {
+// A --time run (time_budget) has no step count to put the default end in.
+inline void prune_resolve(PruneConfig* c, int max_steps, bool time_budget = false) {
     if (!(c->sparsity >= 0.0f && c->sparsity < 1.0f))
         die("--sparsity must be in [0, 1), got %g", c->sparsity);
     if (c->scope != "global" && c->scope != "layer")
         die("--prune-scope must be global or layer, got '%s'", c->scope.c_str());
     if (c->sparsity == 0.0f) return;
+    if (c->end == 0 && time_budget)
+        die("--sparsity with --time needs --prune-end: pruning follows steps, and the run's step count is not known");
     if (c->end == 0) c->end = std::max(c->start, max_steps * 3 / 4);
     if (c->start < 0) die("--prune-start must be >= 0, got %d", c->start);
     if (c->end < c->start) die("--prune-end %d is before --prune-start %d", c->end, c->start);

@@ -3,6 +3,7 @@
 // eval/sample/checkpoint), how they combine, the optional tokenizer, and
 // carrying the data position and RNG through a checkpoint.
 #pragma once
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,9 @@
 #include "args.h"
 #include "checkpoint.h"
 #include "dataloader.h"
+#include "dist.h"
 #include "optimizer.h"
+#include "report.h"
 #include "rng.h"
 #include "schedule.h"
 #include "util.h"
@@ -25,6 +28,8 @@ struct TrainerOptions {
     Schedule sched;
     AdamWConfig opt;
     int max_steps = 1000, warmup = 10;
+    std::string time;       // --time DURATION, "" = none
+    double time_s = 0;      // --time in seconds (resolve_time_budget)
     int val_every = 100, val_batches = 20, sample_every = 200, gen_tokens = 128, ckpt_every = 500;
     float temperature = 0.8f;
     int top_k = 40;
@@ -60,6 +65,7 @@ inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {
         {nullptr, "--eps", ARG_FLOAT, &o->opt.eps, "AdamW epsilon"},
         {nullptr, "--grad-clip", ARG_FLOAT, &o->opt.grad_clip, "max global gradient norm (0 = off)"},
         {"-x", "--steps", ARG_INT, &o->max_steps, "optimizer steps to train"},
+        {nullptr, "--time", ARG_STRING, &o->time, "train for a wall-clock DURATION (90s, 10m, 2h, 1h30m): the lr schedule runs over time, then a full val eval; -x caps steps only if given"},
         {"-v", "--val-every", ARG_INT, &o->val_every, "evaluate every N steps (0 = only at the end)"},
         {"-m", "--val-batches", ARG_INT, &o->val_batches, "validation batches per evaluation"},
         {"-s", "--sample-every", ARG_INT, &o->sample_every, "print a sample every N steps (0 = only at the end)"},
@@ -80,20 +86,55 @@ struct BatchPlan {
     int accum;        // micro-batches per step
 };
 
+// Refuses hyperparameters no run can mean: a negative or non-finite learning
+// rate trains (badly) instead of failing, so each flag's range is checked
+// here, before any data or model is touched. NaN fails every comparison, so
+// each test is written as "is inside the range".
+inline void check_train_options(const TrainerOptions& o) {
+    auto in_range = [](const char* flag, float v, float lo, bool lo_open, float hi, bool hi_open, const char* want) {
+        bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+        if (!ok) die("%s must be %s, got %g", flag, want, v);
+    };
+    const float inf = INFINITY;
+    // lr 0 is a use, not a mistake: it runs the data through a model without changing it
+    in_range("-l/--lr", o.sched.lr, 0.0f, false, inf, true, "a finite number >= 0");
+    in_range("-q/--final-lr-frac", o.sched.final_frac, 0.0f, false, 1.0f, false, "in [0, 1]");
+    in_range("--decay-frac", o.sched.decay_frac, 0.0f, false, 1.0f, false, "in [0, 1]");
+    in_range("-c/--weight-decay", o.opt.weight_decay, 0.0f, false, inf, true, "a finite number >= 0");
+    in_range("--beta1", o.opt.beta1, 0.0f, false, 1.0f, true, "in [0, 1)");
+    in_range("--beta2", o.opt.beta2, 0.0f, false, 1.0f, true, "in [0, 1)");
+    in_range("--eps", o.opt.eps, 0.0f, true, inf, true, "a finite number > 0");
+    in_range("--grad-clip", o.opt.grad_clip, 0.0f, false, inf, true, "a finite number >= 0 (0 = off)");
+    in_range("--temperature", o.temperature, 0.0f, false, inf, true, "a finite number >= 0 (0 = greedy)");
+    in_range("--peak-gflops", o.peak_gflops, 0.0f, true, inf, true, "a finite number > 0");
+    auto at_least = [](const char* flag, int v, int lo) {
+        if (v < lo) die("%s must be at least %d, got %d", flag, lo, v);
+    };
+    at_least("-b/--batch", o.B, 1);
+    at_least("-t/--seq", o.T, 0);
+    at_least("-d/--total-batch", o.total_batch, 0);
+    at_least("-x/--steps", o.max_steps, 1);
+    at_least("-u/--warmup", o.warmup, 0);
+    at_least("-v/--val-every", o.val_every, 0);
+    at_least("-m/--val-batches", o.val_batches, 1);
+    at_least("-s/--sample-every", o.sample_every, 0);
+    at_least("-g/--gen-tokens", o.gen_tokens, 0);
+    at_least("--top-k", o.top_k, 0);
+    at_least("-n/--ckpt-every", o.ckpt_every, 0);
+    if (o.sched.kind != "cosine" && o.sched.kind != "wsd")
+        die("--schedule must be cosine or wsd, got '%s'", o.sched.kind.c_str());
+}
+
 inline BatchPlan resolve_batch(TrainerOptions* o, int maxT) {
+    check_train_options(*o);
     BatchPlan p;
     p.B = o->B;
     p.T = o->T > 0 ? o->T : maxT;
-    if (p.B < 1) die("-b must be at least 1, got %d", p.B);
     if (p.T > maxT) die("-t %d exceeds the model's seq-len %d (raise --seq-len)", p.T, maxT);
     p.total_batch = o->total_batch > 0 ? o->total_batch : p.B * p.T;
     if (p.total_batch % (p.B * p.T) != 0)
         die("-d %d (tokens per step) is not a multiple of B*T = %d*%d = %d", p.total_batch, p.B, p.T, p.B * p.T);
     p.accum = p.total_batch / (p.B * p.T);
-    if (o->max_steps < 1) die("-x must be at least 1, got %d", o->max_steps);
-    if (o->warmup < 0) die("-u must be >= 0, got %d", o->warmup);
-    if (o->sched.kind != "cosine" && o->sched.kind != "wsd")
-        die("--schedule must be cosine or wsd, got '%s'", o->sched.kind.c_str());
     o->sched.warmup = o->warmup;
     o->sched.max_steps = o->max_steps;
     return p;
@@ -120,8 +161,8 @@ inline bool load_training_tokenizer(Tokenizer* tok, const TrainerOptions& o, boo
     return false;
 }
 
-inline TrainState make_train_state(int step, const Rng& rng, const DataLoader& train) {
-    return TrainState{step, rng.state, train.epoch, train.index, train.seed, (uint64_t)train.T};
+inline TrainState make_train_state(int step, const Rng& rng, const DataLoader& train, double elapsed_s = 0.0) {
+    return TrainState{step, rng.state, train.epoch, train.index, train.seed, (uint64_t)train.T, elapsed_s};
 }
 
 // Puts the data loader and RNG where the checkpoint left them.
@@ -135,4 +176,82 @@ inline void restore_train_state(const TrainState& st, const std::string& path, D
     train->seed = st.data_seed;
     dataloader_seek(train, st.data_epoch, st.data_index);
     rng->state = st.rng_state;
+}
+
+// --time: parses the duration; without an explicit -x the budget alone ends the run.
+inline void resolve_time_budget(TrainerOptions* o, const std::vector<ArgSpec>& specs) {
+    if (o->time.empty()) return;
+    std::string err;
+    if (!parse_duration(o->time, &o->time_s, &err)) die("--time '%s': %s", o->time.c_str(), err.c_str());
+    if (!arg_was_set(specs, "--steps")) o->max_steps = o->sched.max_steps = BUDGET_NO_CAP;
+}
+
+// "1000 steps", "--time 10m00s" or "--time 10m00s, at most 500 steps", for the startup line.
+inline std::string format_seconds(double s);
+inline std::string steps_text(const TrainerOptions& o) {
+    if (o.time_s <= 0) return std::to_string(o.max_steps) + " steps";
+    std::string t = "--time " + format_seconds(o.time_s);
+    return o.max_steps < BUDGET_NO_CAP ? t + ", at most " + std::to_string(o.max_steps) + " steps" : t;
+}
+
+inline std::string format_seconds(double s) {
+    char buf[32];
+    int whole = (int)s;
+    if (whole < 3600) snprintf(buf, sizeof buf, "%dm%02ds", whole / 60, whole % 60);
+    else snprintf(buf, sizeof buf, "%dh%02dm%02ds", whole / 3600, whole / 60 % 60, whole % 60);
+    return buf;
+}
+
+// The run's clock and budget, from the checkpoint's elapsed time (prior_s) on.
+inline TimeBudget time_budget_start(const TrainerOptions& o, int start_step, double prior_s) {
+    TimeBudget b;
+    b.budget_s = o.time_s;
+    b.cap = o.max_steps;
+    b.prior_s = prior_s;
+    b.start_step = b.total = start_step;
+    if (b.budget_s <= 0) return b;
+    if (prior_s >= b.budget_s)
+        die("checkpoint %s has used %s of training, --time is %s: nothing to do", o.load.c_str(),
+            format_seconds(prior_s).c_str(), format_seconds(b.budget_s).c_str());
+    if (prior_s > 0)
+        printf("time budget: %s, %s used by the checkpoint, %s left\n", format_seconds(b.budget_s).c_str(),
+               format_seconds(prior_s).c_str(), format_seconds(b.budget_s - prior_s).c_str());
+    else
+        printf("time budget: %s; the step count is estimated from the steps' timing as they run\n",
+               format_seconds(b.budget_s).c_str());
+    return b;
+}
+
+// Before each step: re-estimates the run's steps (budget_total_steps) and
+// points the schedule at them. The loop runs while the step is below it.
+// With MPI every rank takes rank 0's estimate: ranks that stopped at
+// different steps would wait on each other forever.
+inline int time_budget_steps(TimeBudget* b, Schedule* sched, int steps_done, const Dist* dist = nullptr) {
+    double now = now_ms();
+    if (b->start_ms < 0) b->start_ms = now;
+    b->total = budget_total_steps(*b, steps_done, (now - b->start_ms) / 1e3);
+    if (dist && b->budget_s > 0) dist_broadcast(*dist, &b->total, (int)sizeof b->total);
+    if (b->budget_s > 0) sched->max_steps = b->total;
+    return b->total;
+}
+
+// Training time so far, resumed runs included: the log's time axis.
+inline double time_budget_elapsed(const TimeBudget& b) {
+    return b.prior_s + (b.start_ms < 0 ? 0.0 : (now_ms() - b.start_ms) / 1e3);
+}
+
+// What the checkpoint records: the time used, in runs that count it (--time,
+// or resumed from such a run); 0 otherwise, so that a step-count run's
+// checkpoints stay bit-identical however it was split by resumes.
+inline double time_budget_checkpoint_s(const TimeBudget& b) {
+    return b.budget_s > 0 || b.prior_s > 0 ? time_budget_elapsed(b) : 0.0;
+}
+
+// The batches of the last evaluation: a --time run ends on the whole
+// validation set, its result; a step-count run keeps -m.
+inline int final_val_batches(const TimeBudget& b, const DataLoader& val, int val_batches) {
+    if (b.budget_s <= 0) return val_batches;
+    int all = (int)(val.windows.size() / val.B);
+    printf("final evaluation on the whole validation set: %d batches\n", all);
+    return all;
 }

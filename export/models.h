@@ -5,6 +5,8 @@
 // Every header the two trainers include is included here first, at global
 // scope: their include guards then make the trainers' own #includes no-ops
 // inside the namespaces, so the standard library and common/ stay global.
+// A header a trainer starts to include must be added here too (the build
+// fails loudly inside the namespace otherwise).
 #pragma once
 #include <sys/mman.h>
 
@@ -23,11 +25,14 @@
 #include "../common/args.h"
 #include "../common/checkpoint.h"
 #include "../common/dataloader.h"
+#include "../common/dist.h"
 #include "../common/evaluate.h"
 #include "../common/llmc_model.h"
 #include "../common/logger.h"
 #include "../common/optimizer.h"
+#include "../common/prune.h"
 #include "../common/report.h"
+#include "../common/report_html.h"
 #include "../common/rng.h"
 #include "../common/sampler.h"
 #include "../common/trainer.h"
