@@ -15,9 +15,9 @@ TESTS    := $(patsubst tests/%.cpp,$(BUILD)/%,$(filter-out tests/catch_main.cpp,
 TRAINERS := $(basename $(wildcard train_llama.cpp train_gpt2.cpp))
 BENCHES  := $(patsubst dev/cpu/%.cpp,$(BUILD)/%,$(wildcard dev/cpu/bench_*.cpp))
 
-.PHONY: all test clean data bench fuzz quickstart
+.PHONY: all test clean data bench fuzz quickstart sample
 
-all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer
+all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer $(BUILD)/sample
 
 train_%: train_%.cpp $(HEADERS) $(TOK_OBJS)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(TOK_OBJS)
@@ -33,6 +33,15 @@ $(BUILD)/prepro: prepro/prepro.cpp $(TOK_OBJS) $(HEADERS)
 $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ tokenizer/main.cpp $(TOK_OBJS)
+
+# build/sample: generation with a KV cache and --eval; it includes both trainers' model code.
+SAMPLE_DEPS := $(wildcard sample/*.h) train_llama.cpp train_gpt2.cpp
+sample: $(BUILD)/sample
+$(BUILD)/sample: sample/sample.cpp $(SAMPLE_DEPS) $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ sample/sample.cpp $(TOK_OBJS)
+# test_sample includes sample/*.h too (the pattern rule below builds it)
+$(BUILD)/test_sample: $(SAMPLE_DEPS)
 
 # Catch2's main is compiled once: it is the slow part of building tests.
 $(BUILD)/catch_main.o: tests/catch_main.cpp
