@@ -86,13 +86,26 @@ namespace gpt2 {
 // ----------------------------------------------------------------------------
 // The decoder: one model of either kind, its cache and one position's activations
 
-// One position of a small model is too little work to share: llama-5M's is
-// ~5M multiply-adds (~1 ms on one core) spread over ~45 kernels, and every
-// kernel that wakes a second thread pays a fork and a barrier. On our 2-core
-// machine, shared with other work, two threads made a llama-5M token 2-40x
-// slower than one (README.md). So the one-position step of models below this
-// size runs on one thread; the prefill and --eval (batched forwards) use all.
-constexpr size_t DECODE_PARALLEL_MIN_PARAMS = 20000000;
+// A forward of a few positions of a small model is too little work to share:
+// one llama-5M position is ~5M multiply-adds (~1 ms on one core) spread over
+// ~45 kernels, and every kernel that wakes a second thread pays a fork and a
+// barrier. On our 2-core machine, shared with other work, two threads made
+// llama-5M's generation 2-36x slower than one (README.md). So a forward of n
+// positions uses all threads only when n · parameters reaches this; below it,
+// one thread. The prefill of a long prompt and --eval's windows use all.
+constexpr double DECODE_PARALLEL_MIN_WORK = 64e6;
+
+// Sets the OpenMP team size of the parallel regions that follow; returns the previous one.
+inline int set_threads(int n) {
+#ifdef _OPENMP
+    int prev = omp_get_max_threads();
+    omp_set_num_threads(n);
+    return prev;
+#else
+    (void)n;
+    return 1;
+#endif
+}
 
 struct Decoder {
     int kind = 0;           // CKPT_KIND_LLAMA or CKPT_KIND_GPT2: which of the two models below is in use
@@ -103,7 +116,7 @@ struct Decoder {
     std::vector<int> window;              // the tokens at cache positions 0..size-1
     std::vector<float> logits;            // (V) next-token logits after the last token of window
     int slides = 0;                       // times the window slid (re-prefills after the cache filled)
-    int step_threads = 1;                 // OpenMP threads of a one-position step (DECODE_PARALLEL_MIN_PARAMS)
+    int max_threads = 1;                  // OpenMP threads a large forward gets (DECODE_PARALLEL_MIN_WORK)
     // one position's activations
     std::vector<float> x;       // (C) residual stream
     std::vector<float> xn;      // (C) normed input of a block
@@ -151,10 +164,8 @@ inline void decoder_setup(Decoder* d) {
     d->att.assign((size_t)d->NH * d->maxT, 0.0f);
     d->window.clear();
     d->slides = 0;
-    d->step_threads = 1;
 #ifdef _OPENMP
-    size_t params = d->kind == CKPT_KIND_LLAMA ? d->llama.num_params : d->gpt2.num_params;
-    if (params >= DECODE_PARALLEL_MIN_PARAMS) d->step_threads = omp_get_max_threads();
+    d->max_threads = omp_get_max_threads();
 #endif
 }
 
@@ -166,6 +177,11 @@ inline void decoder_free(Decoder* d) {
 
 inline size_t decoder_num_params(const Decoder& d) {
     return d.kind == CKPT_KIND_LLAMA ? d.llama.num_params : d.gpt2.num_params;
+}
+
+// OpenMP threads for a forward of n positions (DECODE_PARALLEL_MIN_WORK).
+inline int decoder_threads(const Decoder& d, int n) {
+    return (double)n * decoder_num_params(d) >= DECODE_PARALLEL_MIN_WORK ? d.max_threads : 1;
 }
 
 // One line naming the model and its shape.
@@ -266,7 +282,9 @@ inline void decoder_prefill(Decoder* d, const int* tokens, int n) {
         tokens += n - d->maxT;
         n = d->maxT;
     }
+    int threads = set_threads(decoder_threads(*d, n));
     const float* logits = decoder_forward(d, tokens, n);
+    set_threads(threads);
     memcpy(d->logits.data(), logits + (size_t)(n - 1) * d->V, (size_t)d->V * sizeof(float));
     // the forward keeps qkv per layer as (n, (NH + 2·NKV)·HS): q heads, then k, then v
     const int QKV = (d->NH + 2 * d->NKV) * d->HS, KV = d->NKV * d->HS;
@@ -362,15 +380,10 @@ inline void decoder_push(Decoder* d, int token) {
         return;
     }
     int pos = (int)d->window.size();
-#ifdef _OPENMP
-    int threads = omp_get_max_threads();
-    omp_set_num_threads(d->step_threads);  // every kernel's parallel region below gets this many
-#endif
+    int threads = set_threads(decoder_threads(*d, 1));  // every kernel's parallel region below gets this many
     if (d->kind == CKPT_KIND_LLAMA) llama_decode_position(d, token, pos);
     else gpt2_decode_position(d, token, pos);
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
+    set_threads(threads);
     d->window.push_back(token);
 }
 
