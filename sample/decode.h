@@ -107,25 +107,33 @@ inline int set_threads(int n) {
 #endif
 }
 
+// The decoder's own memory, one allocation (decoder_setup), named views into it.
+constexpr int NUM_DECODE_TENSORS = 11;
+struct DecodeTensors {
+    float* k_cache;  // (L, maxT, NKV·HS) keys of the window's positions (Llama: after RoPE)
+    float* v_cache;  // (L, maxT, NKV·HS) values
+    float* logits;   // (V) next-token logits after the last token of the window
+    // one position's activations
+    float* x;        // (C) residual stream
+    float* xn;       // (C) normed input of a block
+    float* qkv;      // ((NH + 2·NKV)·HS)
+    float* atty;     // (NH·HS) attention output before the projection
+    float* hidden;   // (2·H) Llama's w1 and w3 outputs; (4·C) GPT-2's MLP
+    float* hgate;    // (H) Llama's SwiGLU output
+    float* proj;     // (C) a block's output before the residual add
+    float* att;      // (NH, maxT) attention scores
+};
+
 struct Decoder {
     int kind = 0;           // CKPT_KIND_LLAMA or CKPT_KIND_GPT2: which of the two models below is in use
     llama::Llama llama;
     gpt2::GPT2 gpt2;
     int V = 0, maxT = 0, L = 0, C = 0, NH = 0, NKV = 0, HS = 0;
-    std::vector<float> k_cache, v_cache;  // (L, maxT, NKV·HS) keys (Llama: after RoPE) and values
-    std::vector<int> window;              // the tokens at cache positions 0..size-1
-    std::vector<float> logits;            // (V) next-token logits after the last token of window
-    int slides = 0;                       // times the window slid (re-prefills after the cache filled)
-    int max_threads = 1;                  // OpenMP threads a large forward gets (DECODE_PARALLEL_MIN_WORK)
-    // one position's activations
-    std::vector<float> x;       // (C) residual stream
-    std::vector<float> xn;      // (C) normed input of a block
-    std::vector<float> qkv;     // ((NH + 2·NKV)·HS)
-    std::vector<float> atty;    // (NH·HS)
-    std::vector<float> hidden;  // (2·H) Llama's w1 and w3 outputs, (4·C) GPT-2's MLP
-    std::vector<float> hgate;   // (H) Llama's SwiGLU output
-    std::vector<float> proj;    // (C) a block's output before the residual add
-    std::vector<float> att;     // (NH, maxT) attention scores
+    float* memory = nullptr;  // everything in t
+    DecodeTensors t;
+    std::vector<int> window;  // the tokens at cache positions 0..size-1
+    int slides = 0;           // times the window slid (re-prefills after the cache filled)
+    int max_threads = 1;      // OpenMP threads a large forward gets (DECODE_PARALLEL_MIN_WORK)
 };
 
 // What the tail of the window keeps when the cache is full (see the top of the file).
@@ -150,18 +158,17 @@ inline void decoder_setup(Decoder* d) {
         die("decoder_setup: unknown model kind %d", d->kind);
     }
     d->HS = d->C / d->NH;
-    size_t KV = (size_t)d->NKV * d->HS;
-    d->k_cache.assign((size_t)d->L * d->maxT * KV, 0.0f);
-    d->v_cache.assign((size_t)d->L * d->maxT * KV, 0.0f);
-    d->logits.assign(d->V, 0.0f);
-    d->x.assign(d->C, 0.0f);
-    d->xn.assign(d->C, 0.0f);
-    d->qkv.assign((size_t)(d->NH + 2 * d->NKV) * d->HS, 0.0f);
-    d->atty.assign((size_t)d->NH * d->HS, 0.0f);
-    d->hidden.assign(hidden, 0.0f);
-    d->hgate.assign(H, 0.0f);
-    d->proj.assign(d->C, 0.0f);
-    d->att.assign((size_t)d->NH * d->maxT, 0.0f);
+    size_t cache = (size_t)d->L * d->maxT * d->NKV * d->HS;
+    size_t sizes[NUM_DECODE_TENSORS] = {cache, cache, (size_t)d->V, (size_t)d->C, (size_t)d->C,
+                                        (size_t)(d->NH + 2 * d->NKV) * d->HS, (size_t)d->NH * d->HS, (size_t)hidden,
+                                        (size_t)H, (size_t)d->C, (size_t)d->NH * d->maxT};
+    size_t total = 0;
+    for (size_t n : sizes) total += n;
+    d->memory = (float*)calloc_check(total * sizeof(float), "KV cache and decoding buffers");
+    float** ptrs[NUM_DECODE_TENSORS] = {&d->t.k_cache, &d->t.v_cache, &d->t.logits, &d->t.x,    &d->t.xn,  &d->t.qkv,
+                                        &d->t.atty,    &d->t.hidden,  &d->t.hgate,  &d->t.proj, &d->t.att};
+    float* p = d->memory;
+    for (int i = 0; i < NUM_DECODE_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
     d->window.clear();
     d->slides = 0;
 #ifdef _OPENMP
@@ -172,6 +179,8 @@ inline void decoder_setup(Decoder* d) {
 inline void decoder_free(Decoder* d) {
     if (d->kind == CKPT_KIND_LLAMA) llama::llama_free(&d->llama);
     if (d->kind == CKPT_KIND_GPT2) gpt2::gpt2_free(&d->gpt2);
+    free(d->memory);
+    d->memory = nullptr;
     d->kind = 0;
 }
 
@@ -285,7 +294,7 @@ inline void decoder_prefill(Decoder* d, const int* tokens, int n) {
     int threads = set_threads(decoder_threads(*d, n));
     const float* logits = decoder_forward(d, tokens, n);
     set_threads(threads);
-    memcpy(d->logits.data(), logits + (size_t)(n - 1) * d->V, (size_t)d->V * sizeof(float));
+    memcpy(d->t.logits, logits + (size_t)(n - 1) * d->V, (size_t)d->V * sizeof(float));
     // the forward keeps qkv per layer as (n, (NH + 2·NKV)·HS): q heads, then k, then v
     const int QKV = (d->NH + 2 * d->NKV) * d->HS, KV = d->NKV * d->HS;
     const float* qkv = d->kind == CKPT_KIND_LLAMA ? d->llama.acts.qkv : d->gpt2.acts.qkv;
@@ -293,21 +302,21 @@ inline void decoder_prefill(Decoder* d, const int* tokens, int n) {
         for (int t = 0; t < n; t++) {
             const float* row = qkv + ((size_t)l * n + t) * QKV;
             size_t at = ((size_t)l * d->maxT + t) * KV;
-            memcpy(&d->k_cache[at], row + d->NH * d->HS, KV * sizeof(float));
-            memcpy(&d->v_cache[at], row + (d->NH + d->NKV) * d->HS, KV * sizeof(float));
+            memcpy(d->t.k_cache + at, row + d->NH * d->HS, KV * sizeof(float));
+            memcpy(d->t.v_cache + at, row + (d->NH + d->NKV) * d->HS, KV * sizeof(float));
         }
     d->window.assign(tokens, tokens + n);
 }
 
 // Stores the new position's k and v (inside qkv) in layer l's cache and
-// attends to positions 0..pos; leaves the heads' outputs in d->atty.
+// attends to positions 0..pos; leaves the heads' outputs in d->t.atty.
 inline void decode_attention(Decoder* d, int l, int pos) {
     const int KV = d->NKV * d->HS;
-    float* kc = d->k_cache.data() + (size_t)l * d->maxT * KV;
-    float* vc = d->v_cache.data() + (size_t)l * d->maxT * KV;
-    memcpy(kc + (size_t)pos * KV, d->qkv.data() + d->NH * d->HS, KV * sizeof(float));
-    memcpy(vc + (size_t)pos * KV, d->qkv.data() + (d->NH + d->NKV) * d->HS, KV * sizeof(float));
-    attention_decode_forward(d->atty.data(), d->att.data(), d->qkv.data(), kc, vc, pos + 1, d->NH, d->NKV, d->HS);
+    float* kc = d->t.k_cache + (size_t)l * d->maxT * KV;
+    float* vc = d->t.v_cache + (size_t)l * d->maxT * KV;
+    memcpy(kc + (size_t)pos * KV, d->t.qkv + d->NH * d->HS, KV * sizeof(float));
+    memcpy(vc + (size_t)pos * KV, d->t.qkv + (d->NH + d->NKV) * d->HS, KV * sizeof(float));
+    attention_decode_forward(d->t.atty, d->t.att, d->t.qkv, kc, vc, pos + 1, d->NH, d->NKV, d->HS);
 }
 
 inline void add_into(float* x, const float* y, int C) {
@@ -319,7 +328,7 @@ inline void llama_decode_position(Decoder* d, int token, int pos) {
     const llama::LlamaConfig& c = d->llama.config;
     const llama::ParameterTensors& p = d->llama.params;
     const int C = c.C, NH = c.NH, NKV = c.NKV, HS = C / NH, H = c.H, QKV = (NH + 2 * NKV) * HS;
-    float *x = d->x.data(), *xn = d->xn.data(), *qkv = d->qkv.data(), *proj = d->proj.data();
+    float *x = d->t.x, *xn = d->t.xn, *qkv = d->t.qkv, *proj = d->t.proj;
     memcpy(x, p.wte + (size_t)token * C, C * sizeof(float));
     for (int l = 0; l < c.L; l++) {
         rmsnorm_row(xn, x, p.rms_att + (size_t)l * C, C, c.norm_eps);
@@ -328,16 +337,16 @@ inline void llama_decode_position(Decoder* d, int token, int pos) {
         rope_forward_fast(qkv, d->llama.rope_cos2 + (size_t)pos * HS, d->llama.rope_sin2 + (size_t)pos * HS, 1, 1, NH,
                           NKV, HS);
         decode_attention(d, l, pos);
-        matvec_forward(proj, d->atty.data(), p.wo + (size_t)l * C * NH * HS, nullptr, NH * HS, C);
+        matvec_forward(proj, d->t.atty, p.wo + (size_t)l * C * NH * HS, nullptr, NH * HS, C);
         add_into(x, proj, C);
         rmsnorm_row(xn, x, p.rms_ffn + (size_t)l * C, C, c.norm_eps);
-        matvec_forward(d->hidden.data(), xn, p.w13 + (size_t)l * 2 * H * C, nullptr, C, 2 * H);
-        swiglu_forward_fast(d->hgate.data(), d->hidden.data(), 1, H);
-        matvec_forward(proj, d->hgate.data(), p.w2 + (size_t)l * C * H, nullptr, H, C);
+        matvec_forward(d->t.hidden, xn, p.w13 + (size_t)l * 2 * H * C, nullptr, C, 2 * H);
+        swiglu_forward_fast(d->t.hgate, d->t.hidden, 1, H);
+        matvec_forward(proj, d->t.hgate, p.w2 + (size_t)l * C * H, nullptr, H, C);
         add_into(x, proj, C);
     }
     rmsnorm_row(xn, x, p.rms_final, C, c.norm_eps);
-    matvec_forward(d->logits.data(), xn, p.wcls, nullptr, C, c.V);
+    matvec_forward(d->t.logits, xn, p.wcls, nullptr, C, c.V);
 }
 
 // GPT-2 at position pos: the trainer's forward (gpt2_forward_pass) for one row.
@@ -345,24 +354,24 @@ inline void gpt2_decode_position(Decoder* d, int token, int pos) {
     const gpt2::GPT2Config& c = d->gpt2.config;
     const gpt2::ParameterTensors& p = d->gpt2.params;
     const int C = c.C;
-    float *x = d->x.data(), *xn = d->xn.data(), *qkv = d->qkv.data(), *proj = d->proj.data();
+    float *x = d->t.x, *xn = d->t.xn, *qkv = d->t.qkv, *proj = d->t.proj;
     float mean, rstd;  // LayerNorm's statistics, which only backward needs
     for (int i = 0; i < C; i++) x[i] = p.wte[(size_t)token * C + i] + p.wpe[(size_t)pos * C + i];
     for (int l = 0; l < c.L; l++) {
         layernorm_forward(xn, &mean, &rstd, x, p.ln1w + (size_t)l * C, p.ln1b + (size_t)l * C, 1, C, c.norm_eps);
         matvec_forward(qkv, xn, p.qkvw + (size_t)l * 3 * C * C, p.qkvb + (size_t)l * 3 * C, C, 3 * C);
         decode_attention(d, l, pos);
-        matvec_forward(proj, d->atty.data(), p.attprojw + (size_t)l * C * C, p.attprojb + (size_t)l * C, C, C);
+        matvec_forward(proj, d->t.atty, p.attprojw + (size_t)l * C * C, p.attprojb + (size_t)l * C, C, C);
         add_into(x, proj, C);
         layernorm_forward(xn, &mean, &rstd, x, p.ln2w + (size_t)l * C, p.ln2b + (size_t)l * C, 1, C, c.norm_eps);
-        matvec_forward(d->hidden.data(), xn, p.fcw + (size_t)l * 4 * C * C, p.fcb + (size_t)l * 4 * C, C, 4 * C);
-        gelu_forward(d->hidden.data(), d->hidden.data(), (size_t)4 * C);
-        matvec_forward(proj, d->hidden.data(), p.fcprojw + (size_t)l * C * 4 * C, p.fcprojb + (size_t)l * C, 4 * C, C);
+        matvec_forward(d->t.hidden, xn, p.fcw + (size_t)l * 4 * C * C, p.fcb + (size_t)l * 4 * C, C, 4 * C);
+        gelu_forward(d->t.hidden, d->t.hidden, (size_t)4 * C);
+        matvec_forward(proj, d->t.hidden, p.fcprojw + (size_t)l * C * 4 * C, p.fcprojb + (size_t)l * C, 4 * C, C);
         add_into(x, proj, C);
     }
     layernorm_forward(xn, &mean, &rstd, x, p.lnfw, p.lnfb, 1, C, c.norm_eps);
     // the head is wte's first V rows (the padded rows are not the vocabulary)
-    matvec_forward(d->logits.data(), xn, p.wte, nullptr, C, c.V);
+    matvec_forward(d->t.logits, xn, p.wte, nullptr, C, c.V);
 }
 
 // Appends token to the window and leaves the logits after it: one position,

@@ -123,7 +123,7 @@ static void generate(Decoder* d, const Tokenizer& tok, const std::string& prompt
     std::string pending;  // decoded bytes not yet printed: the start of an unfinished UTF-8 character
     int slides0 = d->slides;
     for (int i = 0; i < o.max_tokens; i++) {
-        int next = sample_token_top_p(d->logits.data(), d->V, o.temperature, o.top_k, o.top_p, rng);
+        int next = sample_token_top_p(d->t.logits, d->V, o.temperature, o.top_k, o.top_p, rng);
         if (next == tok.eot_id) break;  // the story is over
         st->tokens++;
         pending += tok.tokens[next];

@@ -219,9 +219,9 @@ static DecodeRun decode_both_ways(Decoder* d, const std::vector<int>& prompt, in
         REQUIRE(d->window == window);
         const float* full = decoder_forward(d, window.data(), (int)window.size()) + (window.size() - 1) * d->V;
         for (int i = 0; i < d->V; i++)
-            run.max_logit_diff = std::max(run.max_logit_diff, (double)std::fabs(full[i] - d->logits[i]));
+            run.max_logit_diff = std::max(run.max_logit_diff, (double)std::fabs(full[i] - d->t.logits[i]));
         int t_full = sample_token_top_p(full, d->V, temperature, top_k, top_p, &rng_full);
-        int t_kv = sample_token_top_p(d->logits.data(), d->V, temperature, top_k, top_p, &rng_kv);
+        int t_kv = sample_token_top_p(d->t.logits, d->V, temperature, top_k, top_p, &rng_kv);
         INFO("step " << s << " window " << window.size());
         REQUIRE(t_kv == t_full);
         run.tokens.push_back(t_kv);
@@ -375,7 +375,7 @@ static std::string expected_output(const std::string& ckpt, const Tokenizer& tok
     Rng rng = rng_make(seed);
     std::vector<int> out;
     for (int i = 0; i < max_tokens; i++) {
-        int next = sample_token_top_p(d.logits.data(), d.V, temperature, top_k, top_p, &rng);
+        int next = sample_token_top_p(d.t.logits, d.V, temperature, top_k, top_p, &rng);
         if (next == tok.eot_id) break;
         out.push_back(next);
         decoder_push(&d, next);
