@@ -14,6 +14,7 @@
 
 #include <set>
 
+#include "../common/shard.h"
 #include "kernel_test_util.h"
 #include "test_util.h"
 
@@ -466,6 +467,14 @@ TEST_CASE("build/sample --eval prints the forward's own loss and bits/byte", "[s
     std::vector<int> ids = tokenize_stories(f.tok, text, &stories);
     REQUIRE(stories == 3);
     REQUIRE(ids.size() > 33);
+    // the same ids as prepro writes to a shard from the same text and tokenizer
+    write_all_bytes(f.tmp / "other.txt", "A story.\n", 9);
+    RunResult pre = run_command("build/prepro --tokenizer " + f.tokenizer + " --train " + (f.tmp / "other.txt") +
+                                " --val " + (f.tmp / "eval.txt") + " --out " + (f.tmp / "shards"));
+    INFO(pre.output);
+    REQUIRE(pre.status == 0);
+    std::vector<uint32_t> shard = read_shard(f.tmp / "shards/val_000000.bin", f.tok.vocab_size);
+    CHECK_SAME(std::vector<int>(shard.begin(), shard.end()), ids);
     const size_t windows = (ids.size() - 1 + 15) / 16;
     Decoder d;
     decoder_load(&d, f.llama_ckpt);
