@@ -90,7 +90,7 @@ namespace gpt2 {
 // one llama-5M position is ~5M multiply-adds (~1 ms on one core) spread over
 // ~45 kernels, and every kernel that wakes a second thread pays a fork and a
 // barrier. On our 2-core machine, shared with other work, two threads made
-// llama-5M's generation 2-36x slower than one (README.md). So a forward of n
+// llama-5M's generation 2-61x slower than one (README.md). So a forward of n
 // positions uses all threads only when n · parameters reaches this; below it,
 // one thread. The prefill of a long prompt and --eval's windows use all.
 constexpr double DECODE_PARALLEL_MIN_WORK = 64e6;
