@@ -126,7 +126,7 @@ static void generate(Decoder* d, const Tokenizer& tok, const std::string& prompt
         int next = sample_token_top_p(d->t.logits, d->V, o.temperature, o.top_k, o.top_p, rng);
         if (next == tok.eot_id) break;  // the story is over
         st->tokens++;
-        pending += tok.tokens[next];
+        pending += tokenizer_decode(tok, &next, 1);  // an id past the tokenizer's vocab (the model's may be larger) is U+FFFD
         size_t n = utf8_printable_prefix(pending);
         emit(pending.substr(0, n));
         pending.erase(0, n);
