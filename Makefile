@@ -15,9 +15,9 @@ TESTS    := $(patsubst tests/%.cpp,$(BUILD)/%,$(filter-out tests/catch_main.cpp,
 TRAINERS := $(basename $(wildcard train_llama.cpp train_gpt2.cpp))
 BENCHES  := $(patsubst dev/cpu/%.cpp,$(BUILD)/%,$(wildcard dev/cpu/bench_*.cpp))
 
-.PHONY: all test clean data bench fuzz quickstart
+.PHONY: all test clean data bench fuzz quickstart sample
 
-all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer $(BUILD)/export $(BUILD)/report
+all: $(TRAINERS) $(BUILD)/prepro $(BUILD)/tokenizer $(BUILD)/export $(BUILD)/report $(BUILD)/sample
 
 train_%: train_%.cpp $(HEADERS) $(TOK_OBJS)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(TOK_OBJS)
@@ -68,6 +68,15 @@ $(BUILD)/obj_mpi/%.o: %.cpp $(HEADERS)
 $(BUILD)/report: report/report.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ report/report.cpp $(TOK_OBJS)
+
+# build/sample: generation with a KV cache and --eval; it includes both trainers' model code.
+SAMPLE_DEPS := $(wildcard sample/*.h export/models.h) train_llama.cpp train_gpt2.cpp
+sample: $(BUILD)/sample
+$(BUILD)/sample: sample/sample.cpp $(SAMPLE_DEPS) $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ sample/sample.cpp $(TOK_OBJS)
+# test_sample includes sample/*.h too (the pattern rule below builds it)
+$(BUILD)/test_sample: $(SAMPLE_DEPS)
 
 # Catch2's main is compiled once: it is the slow part of building tests.
 $(BUILD)/catch_main.o: tests/catch_main.cpp
