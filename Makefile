@@ -37,6 +37,13 @@ $(BUILD)/export: export/export.cpp $(wildcard export/*.h) $(addsuffix .cpp,$(TRA
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ export/export.cpp $(TOK_OBJS)
 
+# Dev tool for dev/reference/check_export.py: a checkpoint's logits for a batch (not part of `all`).
+.PHONY: dump_logits
+dump_logits: $(BUILD)/dump_logits
+$(BUILD)/dump_logits: dev/reference/dump_logits.cpp export/models.h $(addsuffix .cpp,$(TRAINERS)) $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ dev/reference/dump_logits.cpp $(TOK_OBJS)
+
 $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ tokenizer/main.cpp $(TOK_OBJS)
@@ -46,7 +53,7 @@ $(BUILD)/catch_main.o: tests/catch_main.cpp
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-$(BUILD)/test_%: tests/test_%.cpp $(BUILD)/catch_main.o $(TOK_OBJS) $(HEADERS) $(wildcard tests/*.h) $(addsuffix .cpp,$(TRAINERS))
+$(BUILD)/test_%: tests/test_%.cpp $(BUILD)/catch_main.o $(TOK_OBJS) $(HEADERS) $(wildcard tests/*.h export/*.h) $(addsuffix .cpp,$(TRAINERS))
 	$(CXX) $(CXXFLAGS) -o $@ $< $(BUILD)/catch_main.o $(TOK_OBJS)
 
 # Tests run the real binaries too (bad-input and resume tests), so build them first.
