@@ -129,6 +129,7 @@ inline SafetensorsFile safetensors_open(const std::string& path) {
     for (const JsonMember& m : members) {
         if (m.key == "__metadata__") continue;
         const char* tn = m.key.c_str();
+        if (sf.find(m.key)) die("%s: tensor %s is listed twice", p, tn);
         std::vector<JsonMember> fields;
         size_t at = 0;
         if (!json_object_members(m.value, &at, &fields, &err)) die("%s: tensor %s: %s", p, tn, err.c_str());

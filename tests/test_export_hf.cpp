@@ -571,6 +571,13 @@ TEST_CASE("train_llama -e HF_DIR: fine-tunes from the export as from our checkpo
     r = run_command(cmd);
     CHECK(r.status == 1);
     CHECK(has(r, "model.safetensors: tensor"));
+    std::vector<char> huge = st_bytes;
+    uint64_t absurd = 1ull << 40;
+    memcpy(huge.data(), &absurd, 8);
+    write_all_bytes(dir / "hf/model.safetensors", huge.data(), huge.size());
+    r = run_command(cmd);
+    CHECK(r.status == 1);
+    CHECK(has(r, "header length 1099511627776 does not fit"));
     remove((dir / "hf/model.safetensors").c_str());
     r = run_command(cmd);
     CHECK(r.status == 1);
