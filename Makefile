@@ -37,6 +37,13 @@ $(BUILD)/export: export/export.cpp $(wildcard export/*.h) $(addsuffix .cpp,$(TRA
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ export/export.cpp $(TOK_OBJS)
 
+# Dev tool for dev/reference/check_export.py: a checkpoint's logits for a batch (not part of `all`).
+.PHONY: dump_logits
+dump_logits: $(BUILD)/dump_logits
+$(BUILD)/dump_logits: dev/reference/dump_logits.cpp export/models.h $(addsuffix .cpp,$(TRAINERS)) $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ dev/reference/dump_logits.cpp $(TOK_OBJS)
+
 $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ tokenizer/main.cpp $(TOK_OBJS)

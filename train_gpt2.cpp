@@ -809,7 +809,7 @@ int main(int argc, char** argv) {
     char shape[160];
     snprintf(shape, sizeof shape, "V=%d C=%d L=%d NH=%d maxT=%d", config.V, config.C, config.L, config.NH, config.maxT);
     report_config(&log, "train_gpt2", specs,
-                  {{"shape", json_quote(shape)}, {"params", std::to_string(model.num_params)},
+                  {{"shape", json_string(shape)}, {"params", std::to_string(model.num_params)},
                    {"tokens_per_step", std::to_string(bp.total_batch)}, {"start_step", std::to_string(start_step)},
                    {"threads", std::to_string(threads)}, {"prior_time_s", fmt("%.3f", prior_s)}});
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;

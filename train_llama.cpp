@@ -35,12 +35,14 @@
 #include "common/dataloader.h"
 #include "common/dist.h"
 #include "common/evaluate.h"
+#include "common/hf.h"
 #include "common/logger.h"
 #include "common/optimizer.h"
 #include "common/prune.h"
 #include "common/report.h"
 #include "common/report_html.h"
 #include "common/rng.h"
+#include "common/safetensors.h"
 #include "common/sampler.h"
 #include "common/trainer.h"
 #include "common/util.h"
@@ -668,6 +670,31 @@ static bool llama_load_checkpoint(Llama* model, const std::string& path, TrainSt
 }
 
 // ----------------------------------------------------------------------------
+// Hugging Face import: -e DIR, a LlamaForCausalLM directory (config.json +
+// model.safetensors, F32, BF16 or F16), e.g. one that build/export wrote.
+// The tensor names and the RoPE row permutation are common/hf.h's, shared
+// with the export.
+
+static LlamaConfig config_from_hf(const std::string& dir) {
+    HfLlamaConfig h = hf_read_llama_config(dir);
+    LlamaConfig c;
+    c.V = h.V; c.C = h.C; c.L = h.L; c.NH = h.NH; c.NKV = h.NKV; c.H = h.H; c.maxT = h.maxT; c.tied = h.tied;
+    c.rope_theta = h.rope_theta;
+    c.norm_eps = h.norm_eps;
+    return c;
+}
+
+static void llama_load_hf(Llama* model, const std::string& dir) {
+    std::string path = dir + "/model.safetensors";
+    if (!path_exists(path))
+        die("%s: no model.safetensors%s", dir.c_str(),
+            path_exists(dir + "/model.safetensors.index.json") ? " (a sharded model: merge the shards into one file first)" : "");
+    SafetensorsFile sf = safetensors_open(path);
+    for (const HfTensor& t : hf_llama_tensors(model->config, model->params))
+        hf_tensor_from_hf(t, safetensors_read_f32(sf, t.name, t.hf_shape()).data());
+}
+
+// ----------------------------------------------------------------------------
 // FLOPs per token for MFU: 6 per weight per token for every matmul (2 forward,
 // 4 backward), plus attention's q·k and p·v: 2·2·T·HS per head forward,
 // halved because the mask is causal, ×3 for backward.
@@ -754,9 +781,14 @@ static LlamaConfig resolve_model_config(const ModelOptions& mo, const TrainerOpt
                                         const std::vector<ArgSpec>& specs) {
     LlamaConfig config = resolve_config(mo, specs);
     if (!o.load.empty()) {
-        int header[CKPT_HEADER_INTS];
-        checkpoint_read_header(o.load, header, CKPT_KIND_LLAMA);
-        LlamaConfig ck = config_from_header(header);
+        LlamaConfig ck;
+        if (hf_is_model_dir(o.load)) {
+            ck = config_from_hf(o.load);
+        } else {
+            int header[CKPT_HEADER_INTS];
+            checkpoint_read_header(o.load, header, CKPT_KIND_LLAMA);
+            ck = config_from_header(header);
+        }
         if (any_shape_flag(specs)) check_config_matches(ck, config, o.load);
         config = ck;
     }
@@ -771,7 +803,8 @@ static LlamaConfig resolve_model_config(const ModelOptions& mo, const TrainerOpt
 static const char* SUMMARY =
     "Trains a Llama-architecture model on the CPU from llm.c token shards (see README.md).\n"
     "Model presets: --model llama-5M (4.98M params) or llama-1M; shape flags override the preset.\n"
-    "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one.";
+    "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one;\n"
+    "-e DIR initialises from a Hugging Face LlamaForCausalLM directory (config.json + model.safetensors).";
 
 int main(int argc, char** argv) {
     Dist dist;  // one process, or this rank of an MPI run (common/dist.h)
@@ -821,7 +854,10 @@ int main(int argc, char** argv) {
     double prior_s = 0;  // training time the checkpoint had used (--time)
     if (!o.load.empty()) {
         TrainState st;
-        if (llama_load_checkpoint(&model, o.load, &st)) {
+        if (hf_is_model_dir(o.load)) {
+            llama_load_hf(&model, o.load);
+            printf("initialised parameters from the Hugging Face model %s (starting at step 0)\n", o.load.c_str());
+        } else if (llama_load_checkpoint(&model, o.load, &st)) {
             restore_train_state(st, o.load, &train, &rng);
             start_step = (int)st.step;
             prior_s = st.elapsed_s;
@@ -860,7 +896,7 @@ int main(int argc, char** argv) {
     char shape[160];
     snprintf(shape, sizeof shape, "V=%d C=%d L=%d NH=%d NKV=%d H=%d maxT=%d", config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT);
     report_config(&log, "train_llama", specs,
-                  {{"shape", json_quote(shape)}, {"params", std::to_string(model.num_params)},
+                  {{"shape", json_string(shape)}, {"params", std::to_string(model.num_params)},
                    {"tokens_per_step", std::to_string(bp.total_batch)}, {"start_step", std::to_string(start_step)},
                    {"threads", std::to_string(threads)}, {"prior_time_s", fmt("%.3f", prior_s)}});
     std::string last_ckpt = o.load.empty() ? "(none)" : o.load;

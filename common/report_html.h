@@ -498,7 +498,7 @@ inline void report_write(const std::string& out_dir) {
 
 // ---- the config line ----------------------------------------------------------
 
-inline std::string json_quote(const std::string& s) { return "\"" + json_escape(s) + "\""; }
+inline std::string json_string(const std::string& s) { return "\"" + json_escape(s) + "\""; }
 
 // Writes {"config": {...}} to the log at the start of every run: each flag's
 // value (after parsing: the defaults included) and the facts the trainer adds

@@ -102,6 +102,16 @@ inline long long file_size_check(const char* path) {
     return (long long)st.st_size;
 }
 
+// A whole file as bytes; dies naming the file if it is missing, a directory or unreadable.
+inline std::string read_text_file(const std::string& path) {
+    long long size = file_size_check(path.c_str());
+    std::string s((size_t)size, '\0');
+    FILE* f = fopen_check(path.c_str(), "rb");
+    if (size > 0) fread_check(&s[0], 1, (size_t)size, f, path.c_str());
+    fclose(f);
+    return s;
+}
+
 // Writes to "<path>.tmp", fsyncs and renames onto <path>, so a crash never
 // leaves a half-written file under the real name. `write` gets the open FILE*.
 template <typename F>

@@ -26,19 +26,6 @@ inline size_t utf8_printable_prefix(const std::string& buf) {
     return n;
 }
 
-// A whole file as bytes; dies with the reason if it cannot be read.
-inline std::string read_text_file(const std::string& path) {
-    file_size_check(path.c_str());  // a missing file or a directory gets its own message
-    FILE* f = fopen_check(path.c_str(), "rb");
-    std::string text;
-    char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    if (ferror(f)) die("%s: read error: %s", path.c_str(), strerror(errno));
-    fclose(f);
-    return text;
-}
-
 // Tokens of a text file as prepro writes them to a shard: stories split at
 // <|endoftext|>, trimmed, empty ones dropped, each preceded by <|endoftext|>
 // (when the tokenizer has one). *stories gets the number of stories.

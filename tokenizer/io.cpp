@@ -153,19 +153,6 @@ bool load_llmc(Tokenizer* tok, const uint8_t* data, size_t n, const std::string&
     return true;
 }
 
-// GPT-2 stores bytes as printable code points: the printable Latin-1 bytes
-// stand for themselves, the other 68 bytes (controls, space, 0x7F..0xA0,
-// 0xAD) get code points 256, 257, ... in byte order.
-std::vector<unsigned> gpt2_byte_to_codepoint() {
-    std::vector<unsigned> cp(256);
-    unsigned extra = 0;
-    for (unsigned b = 0; b < 256; b++) {
-        bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        cp[b] = printable ? b : 256 + extra++;
-    }
-    return cp;
-}
-
 // Maps a GPT-2 vocab string (UTF-8 of the printable code points) back to the
 // bytes it stands for. False if it contains a code point outside the table.
 bool gpt2_unmap(const std::string& s, const std::vector<int>& cp_to_byte, std::string* out) {
@@ -185,6 +172,33 @@ bool gpt2_unmap(const std::string& s, const std::vector<int>& cp_to_byte, std::s
 }
 
 }  // namespace
+
+// GPT-2 stores bytes as printable code points: the printable Latin-1 bytes
+// stand for themselves, the other 68 bytes (controls, space, 0x7F..0xA0,
+// 0xAD) get code points 256, 257, ... in byte order.
+std::vector<unsigned> gpt2_byte_to_codepoint() {
+    std::vector<unsigned> cp(256);
+    unsigned extra = 0;
+    for (unsigned b = 0; b < 256; b++) {
+        bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        cp[b] = printable ? b : 256 + extra++;
+    }
+    return cp;
+}
+
+std::string gpt2_byte_string(std::string_view bytes) {
+    static const std::vector<unsigned> b2cp = gpt2_byte_to_codepoint();
+    std::string out;
+    for (char c : bytes) {
+        unsigned cp = b2cp[(unsigned char)c];
+        if (cp < 0x80) out.push_back((char)cp);
+        else {  // every code point of the table is below U+0800: two UTF-8 bytes
+            out.push_back((char)(0xC0 | (cp >> 6)));
+            out.push_back((char)(0x80 | (cp & 0x3F)));
+        }
+    }
+    return out;
+}
 
 bool tokenizer_load_memory(Tokenizer* tok, const uint8_t* data, size_t n, const std::string& name, std::string* err) {
     *tok = Tokenizer();
@@ -276,11 +290,7 @@ bool tokenizer_load_gpt2(Tokenizer* tok, const std::string& encoder_json, const 
         if (tok->tokens[id] == EOT_TEXT) tok->eot_id = id;
     }
     for (int b = 0; b < 256; b++) {
-        std::string key;
-        unsigned cp = b2cp[b];
-        if (cp < 0x80) key.push_back((char)cp);
-        else { key.push_back((char)(0xC0 | (cp >> 6))); key.push_back((char)(0x80 | (cp & 0x3F))); }
-        auto it = encoder.find(key);
+        auto it = encoder.find(gpt2_byte_string(std::string(1, (char)b)));
         if (it == encoder.end()) {
             *err = encoder_json + ": no token for byte " + std::to_string(b);
             *tok = Tokenizer();

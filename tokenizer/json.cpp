@@ -1,6 +1,8 @@
 // tokenizer/json.cpp: see json.h.
 #include "json.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace {
@@ -181,4 +183,111 @@ bool json_get_string_field(std::string_view line, const char* key, std::string* 
     if (pos != line.size()) { *err = "trailing characters after the JSON object"; return false; }
     if (!found) { *err = std::string("no \"") + key + "\" field"; return false; }
     return true;
+}
+
+bool json_object_members(std::string_view s, size_t* pos, std::vector<JsonMember>* out, std::string* err) {
+    auto fail = [&](const char* what) {
+        *err = std::string(what) + " at byte " + std::to_string(*pos);
+        return false;
+    };
+    out->clear();
+    json_skip_ws(s, pos);
+    if (*pos >= s.size() || s[*pos] != '{') return fail("expected '{' (a JSON object)");
+    (*pos)++;
+    json_skip_ws(s, pos);
+    if (*pos < s.size() && s[*pos] == '}') {
+        (*pos)++;
+        return true;
+    }
+    while (true) {
+        JsonMember m;
+        json_skip_ws(s, pos);
+        if (!json_parse_string(s, pos, &m.key)) return fail("expected a member name");
+        json_skip_ws(s, pos);
+        if (*pos >= s.size() || s[*pos] != ':') return fail("expected ':'");
+        (*pos)++;
+        json_skip_ws(s, pos);
+        size_t start = *pos;
+        if (!json_skip_value(s, pos)) return fail(("malformed value of \"" + m.key + "\"").c_str());
+        m.value = s.substr(start, *pos - start);
+        out->push_back(std::move(m));
+        json_skip_ws(s, pos);
+        if (*pos < s.size() && s[*pos] == ',') { (*pos)++; continue; }
+        if (*pos < s.size() && s[*pos] == '}') { (*pos)++; return true; }
+        return fail("expected ',' or '}'");
+    }
+}
+
+const JsonMember* json_find(const std::vector<JsonMember>& members, const char* key) {
+    for (const JsonMember& m : members)
+        if (m.key == key) return &m;
+    return nullptr;
+}
+
+bool json_number(std::string_view value, double* out) {
+    // JSON's grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    size_t i = 0, n = value.size();
+    auto digits = [&]() {
+        size_t start = i;
+        while (i < n && value[i] >= '0' && value[i] <= '9') i++;
+        return i > start;
+    };
+    if (i < n && value[i] == '-') i++;
+    if (i < n && value[i] == '0') i++;
+    else if (!digits()) return false;
+    if (i < n && value[i] == '.') {
+        i++;
+        if (!digits()) return false;
+    }
+    if (i < n && (value[i] == 'e' || value[i] == 'E')) {
+        i++;
+        if (i < n && (value[i] == '+' || value[i] == '-')) i++;
+        if (!digits()) return false;
+    }
+    if (i != n) return false;
+    *out = strtod(std::string(value).c_str(), nullptr);
+    return true;
+}
+
+bool json_int_array(std::string_view value, std::vector<int64_t>* out) {
+    out->clear();
+    size_t pos = 0;
+    if (value.empty() || value[0] != '[') return false;
+    pos++;
+    json_skip_ws(value, &pos);
+    if (pos < value.size() && value[pos] == ']') return pos + 1 == value.size();
+    while (true) {
+        json_skip_ws(value, &pos);
+        size_t start = pos;
+        while (pos < value.size() && ((value[pos] >= '0' && value[pos] <= '9') || value[pos] == '-')) pos++;
+        std::string_view num = value.substr(start, pos - start);
+        double d;
+        // integers only, and small enough to be exact in a double
+        if (!json_number(num, &d) || d != (double)(int64_t)d || d > 9007199254740992.0 || d < -9007199254740992.0)
+            return false;
+        out->push_back((int64_t)d);
+        json_skip_ws(value, &pos);
+        if (pos < value.size() && value[pos] == ',') { pos++; continue; }
+        if (pos < value.size() && value[pos] == ']') return pos + 1 == value.size();
+        return false;
+    }
+}
+
+std::string json_quote(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        unsigned char u = (unsigned char)c;
+        if (c == '"') out += "\\\"";
+        else if (c == '\\') out += "\\\\";
+        else if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else if (u < 0x20) {
+            char buf[8];
+            snprintf(buf, sizeof buf, "\\u%04x", u);
+            out += buf;
+        } else out.push_back(c);
+    }
+    out += "\"";
+    return out;
 }

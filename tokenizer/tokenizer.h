@@ -100,6 +100,12 @@ bool tokenizer_load_gpt2(Tokenizer* tok, const std::string& encoder_json, const 
                          std::string* err);
 // Convenience: <dir>/encoder.json and <dir>/vocab.bpe.
 bool tokenizer_load_gpt2_dir(Tokenizer* tok, const std::string& dir, std::string* err);
+// GPT-2's byte alphabet (its bytes_to_unicode): the code point that stands for
+// each byte in encoder.json, vocab.bpe and the byte-level BPE files of
+// Hugging Face tokenizers and GGUF.
+std::vector<unsigned> gpt2_byte_to_codepoint();
+// A token's bytes written in that alphabet, as UTF-8.
+std::string gpt2_byte_string(std::string_view bytes);
 // Our file format as bytes (tok must be encodable).
 std::vector<uint8_t> tokenizer_serialize(const Tokenizer& tok);
 // Writes our file format atomically; dies with a message on an I/O error.
