@@ -24,6 +24,7 @@
 #include "../common/checkpoint.h"
 #include "../common/dataloader.h"
 #include "../common/evaluate.h"
+#include "../common/llama2c.h"
 #include "../common/llmc_model.h"
 #include "../common/logger.h"
 #include "../common/optimizer.h"
