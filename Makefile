@@ -37,6 +37,11 @@ $(BUILD)/export: export/export.cpp $(wildcard export/*.h) $(addsuffix .cpp,$(TRA
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ export/export.cpp $(TOK_OBJS)
 
+# dev: what llama2.c's run.c prints after --format llama2c, from our forward (README "Use your model").
+$(BUILD)/llama2c_greedy: dev/export/llama2c_greedy.cpp train_llama.cpp $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ dev/export/llama2c_greedy.cpp $(TOK_OBJS)
+
 $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ tokenizer/main.cpp $(TOK_OBJS)
