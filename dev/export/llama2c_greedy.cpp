@@ -10,6 +10,10 @@
 // compares run.c's encoding of it with ours of " " + document after BOS, and
 // prints how many agree (run.c merges any pair whose concatenation is a token;
 // our BPE only merges pairs that are merge rules, within pre-tokenizer chunks).
+//
+// --map-shard IN,OUT: rewrites a token shard of ours in llama2.c's ids, the
+// vocabulary of the exported model file, e.g. to fine-tune it after
+// `train_llama -e model.bin` (its ids are the file's).
 // a tool uses some of the trainer's static functions, not all of them
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -22,7 +26,7 @@ static const char* SUMMARY =
     "(run.c's prompt encoding and printing, our forward pass). Dev tool for the README's comparison.";
 
 int main(int argc, char** argv) {
-    std::string load, tok_path = "data/tinystories/tokenizer.bin", l2c_tok, prompt, check;
+    std::string load, tok_path = "data/tinystories/tokenizer.bin", l2c_tok, prompt, check, map_shard;
     int steps = 256;
     std::vector<ArgSpec> specs = {
         {"-e", "--load", ARG_STRING, &load, "Llama checkpoint of this engine"},
@@ -31,6 +35,7 @@ int main(int argc, char** argv) {
         {"-i", "--prompt", ARG_STRING, &prompt, "prompt (run.c's -i)"},
         {"-n", "--steps", ARG_INT, &steps, "positions to run, prompt included (run.c's -n; 0 = seq-len)"},
         {nullptr, "--check-encode", ARG_STRING, &check, "text file: count documents run.c encodes as we do"},
+        {nullptr, "--map-shard", ARG_STRING, &map_shard, "IN,OUT: rewrite our token shard IN in llama2.c's ids"},
     };
     args_parse(argc, argv, specs, SUMMARY);
     if (l2c_tok.empty()) die("--llama2c-tokenizer FILE is required (see --help)");
@@ -44,6 +49,16 @@ int main(int argc, char** argv) {
     std::vector<int> ours_of(map.size());  // llama2.c id → our id
     for (size_t id = 0; id < map.size(); id++) ours_of[map[id]] = (int)id;
 
+    if (!map_shard.empty()) {
+        size_t comma = map_shard.find(',');
+        if (comma == std::string::npos) die("--map-shard wants IN,OUT, got '%s'", map_shard.c_str());
+        std::string in = map_shard.substr(0, comma), out = map_shard.substr(comma + 1);
+        std::vector<uint32_t> ids = read_shard(in, tok.vocab_size);
+        for (uint32_t& id : ids) id = (uint32_t)map[id];
+        write_shard(out, ids, tok.vocab_size);
+        printf("%s: %zu tokens in llama2.c's ids → %s\n", in.c_str(), ids.size(), out.c_str());
+        return 0;
+    }
     if (!check.empty()) {
         FILE* f = fopen_check(check.c_str(), "rb");
         std::string text;
