@@ -705,6 +705,25 @@ TEST_CASE("export refuses what the targets cannot hold, bad checkpoints and unwr
         GFile g = read_gguf(tmp / "x.gguf");
         CHECK(g.kv.at("llama.rope.freq_base").f == 500000.0f);
     }
+    SECTION("norm eps run.c does not use") {
+        llama::LlamaConfig c = tiny_llama_config(true);
+        c.norm_eps = 1e-6f;
+        llama::Llama m2;
+        make_llama(&m2, c, tmp / "eps.bin");
+        llama::llama_free(&m2);
+        std::string out = expect_failure(export_cmd(tmp / "eps.bin", tok_path, "-f llama2c -o " + (tmp / "x.bin")));
+        CHECK(has(out, "the model's norm eps is 1e-06; run.c hard-codes 1e-05"));
+    }
+    SECTION("a vocabulary too small for run.c's ids") {
+        tokenizer_save(small_tok(258), tmp / "tok258.bin");  // 256 bytes, 1 merge, eot
+        llama::LlamaConfig c = tiny_llama_config(true);
+        c.V = 258;
+        llama::Llama m2;
+        make_llama(&m2, c, tmp / "v258.bin");
+        llama::llama_free(&m2);
+        std::string out = expect_failure(export_cmd(tmp / "v258.bin", tmp / "tok258.bin", "-f llama2c -o " + (tmp / "x.bin")));
+        CHECK(has(out, "vocab_size 258 is below 259"));
+    }
     SECTION("a tokenizer whose vocab is not the model's") {
         llama::LlamaConfig c = tiny_llama_config(true);
         c.V = 600;
