@@ -9,8 +9,8 @@
    (F32 bit-exact; F16 bit-exact against numpy's float16 rounding), plus the architecture
    metadata and the tokenizer (tokens in bytes_to_unicode form, merges, eot as bos/eos).
 2. If `llama_cpp` (pip install llama-cpp-python) imports: loads the GGUF in llama.cpp, compares its
-   logits for the prompt with a numpy forward pass of the checkpoint (Llama only), and decodes
-   greedily in both, printing the two continuations and whether the token ids agree.
+   logits for the prompt with a numpy forward pass of the checkpoint (Llama or GPT-2, float64), and
+   decodes greedily in both, printing the two continuations.
 
 Needs numpy and gguf; llama_cpp is optional. Not part of CI (tests/test_export_gguf.cpp is).
 Exit status 1 if any check fails.
@@ -175,6 +175,36 @@ def llama_logits(cfg, t, ids):
     return rms(x, t["output_norm.weight"]) @ f(head).T
 
 
+def gpt2_logits(cfg, t, ids):
+    """Our GPT-2 in numpy, float64 (dev/reference/README.md's model), tanh GELU, tied head of V rows."""
+    C, L, NH, eps = cfg["C"], cfg["L"], cfg["NH"], cfg["eps"]
+    HS, T = C // NH, len(ids)
+    f = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
+
+    def ln(x, w, b):
+        m = x.mean(-1, keepdims=True)
+        v = ((x - m) ** 2).mean(-1, keepdims=True)
+        return (x - m) / np.sqrt(v + eps) * f(w) + f(b)
+
+    x = f(t["token_embd.weight"])[ids] + f(t["position_embd.weight"])[:T]
+    mask = np.triu(np.full((T, T), -np.inf), 1)
+    for l in range(L):
+        b = f"blk.{l}."
+        h = ln(x, t[b + "attn_norm.weight"], t[b + "attn_norm.bias"])
+        qkv = h @ f(t[b + "attn_qkv.weight"]).T + f(t[b + "attn_qkv.bias"])
+        q, k, v = (qkv[:, i * C:(i + 1) * C].reshape(T, NH, HS) for i in range(3))
+        s = np.einsum("thd,shd->hts", q, k) / np.sqrt(HS) + mask
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        a = np.einsum("hts,shd->thd", p, v).reshape(T, C)
+        x = x + a @ f(t[b + "attn_output.weight"]).T + f(t[b + "attn_output.bias"])
+        h = ln(x, t[b + "ffn_norm.weight"], t[b + "ffn_norm.bias"])
+        u = h @ f(t[b + "ffn_up.weight"]).T + f(t[b + "ffn_up.bias"])
+        g = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
+        x = x + g @ f(t[b + "ffn_down.weight"]).T + f(t[b + "ffn_down.bias"])
+    return ln(x, t["output_norm.weight"], t["output_norm.bias"]) @ f(t["token_embd.weight"]).T
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ckpt", required=True)
@@ -245,26 +275,24 @@ def main():
     llm = Llama(model_path=args.gguf, n_ctx=cfg["maxT"], logits_all=True, verbose=False, n_threads=1)
     ids = llm.tokenize(args.prompt.encode(), add_bos=True)
     print(f"llama.cpp tokenises {args.prompt!r} as {ids}")
-    if kind == "llama":
-        llm.reset()
-        llm.eval(ids)
-        cpp = np.array(llm.scores[:len(ids)], dtype=np.float64)
-        ref = llama_logits(cfg, want, ids)
-        diff = np.abs(cpp - ref).max()
-        print(f"logits of {len(ids)} positions: max |llama.cpp - numpy forward of the checkpoint| = {diff:.3g}")
-        check(diff < (1e-3 if f16_count == 0 else 5e-2), "llama.cpp logits")
-        seq = list(ids)
-        for _ in range(args.tokens):
-            seq.append(int(np.argmax(llama_logits(cfg, want, seq)[-1])))
-        ours = seq[len(ids):]
+    forward = llama_logits if kind == "llama" else gpt2_logits
+    llm.reset()
+    llm.eval(ids)
+    cpp = np.array(llm.scores[:len(ids)], dtype=np.float64)
+    ref = forward(cfg, want, ids)
+    diff = np.abs(cpp - ref).max()
+    print(f"logits at {len(ids)} positions: max |llama.cpp - numpy forward of the checkpoint| = {diff:.3g}")
+    check(diff < (1e-3 if f16_count == 0 else 5e-2), "llama.cpp logits")
+    seq = list(ids)
+    for _ in range(args.tokens):
+        seq.append(int(np.argmax(forward(cfg, want, seq)[-1])))
+    ours = llm.detokenize(seq[len(ids):]).decode(errors="replace")
     out = llm.create_completion(args.prompt, max_tokens=args.tokens, temperature=0.0, top_k=1)
     text = out["choices"][0]["text"]
-    print(f"llama.cpp greedy: {args.prompt}{text!r}")
-    if kind == "llama":
-        ours_text = llm.detokenize(ours).decode(errors="replace")
-        print(f"numpy greedy:     {args.prompt}{ours_text!r}")
-        # llama.cpp stops at <|endoftext|>, which detokenizes to nothing: its text is a prefix of ours
-        check(ours_text.startswith(text), "greedy continuations differ")
+    print(f"llama.cpp greedy: {args.prompt!r} + {text!r}")
+    print(f"numpy greedy:     {args.prompt!r} + {ours!r}")
+    # llama.cpp stops at <|endoftext|>, which detokenizes to nothing: its text is then a prefix of ours
+    check(ours.startswith(text), "greedy continuations differ")
     return 1 if failures else 0
 
 
