@@ -356,6 +356,22 @@ TEST_CASE("GGUF export of a Llama: every tensor, the metadata and the vocabulary
     }
 }
 
+TEST_CASE("GGUF export is byte-identical to the gguf package's own writer (committed fixture)", "[export][gguf]") {
+    // tests/fixtures/gguf_tiny_{f32,f16}.gguf were written by gguf's GGUFWriter from gguf_tiny_ckpt.bin
+    // and gguf_tiny_tok.bin (dev/reference/check_gguf.py --write-fixture): same keys, tensors, values, order
+    TempDir tmp;
+    for (const char* dtype : {"f32", "f16"}) {
+        DYNAMIC_SECTION(dtype) {
+            std::string out = tmp / "model.gguf";
+            RunResult r = run_command(export_cmd("tests/fixtures/gguf_tiny_ckpt.bin", "tests/fixtures/gguf_tiny_tok.bin",
+                                                 std::string("-f gguf --dtype ") + dtype + " -o " + out));
+            INFO(r.output);
+            REQUIRE(r.status == 0);
+            CHECK_SAME(read_all_bytes(out), read_all_bytes(std::string("tests/fixtures/gguf_tiny_") + dtype + ".gguf"));
+        }
+    }
+}
+
 TEST_CASE("GGUF export of a GPT-2: gpt2 architecture, biases, V rows of the padded embedding", "[export][gguf]") {
     TempDir tmp;
     std::string tok_path = tmp / "tok.bin";

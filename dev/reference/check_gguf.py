@@ -12,10 +12,16 @@
    logits for the prompt with a numpy forward pass of the checkpoint (Llama or GPT-2, float64), and
    decodes greedily in both, printing the two continuations.
 
+    python3 dev/reference/check_gguf.py --write-fixture tests/fixtures --tokenizer tests/fixtures/gguf_tiny_tok.bin
+
+writes the CI fixture: a tiny checkpoint and what gguf's own GGUFWriter makes of it (F32 and F16);
+tests/test_export_gguf.cpp checks that build/export writes the same bytes.
+
 Needs numpy and gguf; llama_cpp is optional. Not part of CI (tests/test_export_gguf.cpp is).
 Exit status 1 if any check fails.
 """
 import argparse
+import importlib.metadata
 import json
 import os
 import struct
@@ -205,15 +211,83 @@ def gpt2_logits(cfg, t, ids):
     return ln(x, t["output_norm.weight"], t["output_norm.bias"]) @ f(t["token_embd.weight"]).T
 
 
+def write_fixture(out_dir, tok_path):
+    """The CI fixture: a tiny Llama checkpoint (seeded random parameters, tied head) and the GGUF files that
+    the `gguf` package's own GGUFWriter makes of it, F32 and F16, with the keys, tensors and values in the
+    order build/export writes them. tests/test_export_gguf.cpp exports the checkpoint and compares bytes."""
+    import gguf
+
+    os.makedirs(out_dir, exist_ok=True)
+    tokens, merges, eot = read_tokenizer(tok_path)
+    V, C, L, NH, NKV, H, maxT = len(tokens), 8, 1, 2, 1, 12, 8
+    cfg = dict(V=V, C=C, L=L, NH=NH, NKV=NKV, H=H, maxT=maxT, tied=1, theta=10000.0, eps=1e-5)
+    HS = C // NH
+    n = V * C + L * C + L * (NH + 2 * NKV) * HS * C + L * C * C + L * C + L * 2 * H * C + L * C * H + C
+    params = (np.random.default_rng(1337).standard_normal(n) * 0.5).astype(np.float32)
+    header = np.zeros(256, dtype=np.int32)
+    header[:4] = [CKPT_MAGIC, 1, 1, 0]
+    header[4:12] = [V, C, L, NH, NKV, H, maxT, 1]
+    header[12:14] = np.array([cfg["theta"], cfg["eps"]], dtype=np.float32).view(np.int32)
+    ckpt = os.path.join(out_dir, "gguf_tiny_ckpt.bin")
+    with open(ckpt, "wb") as f:
+        f.write(header.tobytes() + struct.pack("<q", n) + params.tobytes())
+    t = llama_tensors(cfg, params)
+    order = ["token_embd.weight"]
+    for l in range(L):
+        order += [f"blk.{l}.{x}.weight" for x in ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                                    "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")]
+    order.append("output_norm.weight")
+    for f16 in (False, True):
+        path = os.path.join(out_dir, f"gguf_tiny_{'f16' if f16 else 'f32'}.gguf")
+        w = gguf.GGUFWriter(path, "llama")
+        w.add_name("llm.cpp llama")
+        w.add_custom_alignment(32)
+        w.add_file_type(1 if f16 else 0)
+        w.add_context_length(maxT)
+        w.add_embedding_length(C)
+        w.add_block_count(L)
+        w.add_feed_forward_length(H)
+        w.add_head_count(NH)
+        w.add_head_count_kv(NKV)
+        w.add_layer_norm_rms_eps(cfg["eps"])
+        w.add_rope_freq_base(cfg["theta"])
+        w.add_rope_dimension_count(HS)
+        w.add_vocab_size(V)
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("gpt-2")
+        w.add_token_list(tokens)
+        w.add_token_types([3 if i == eot else 1 for i in range(V)])
+        w.add_token_merges(merges)
+        w.add_bos_token_id(eot)
+        w.add_eos_token_id(eot)
+        w.add_add_bos_token(True)
+        w.add_add_eos_token(False)
+        for name in order:
+            a = np.ascontiguousarray(t[name])
+            w.add_tensor(name, a.astype(np.float16) if f16 and a.ndim == 2 else a)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        print(f"wrote {path} ({os.path.getsize(path)} bytes) with gguf {importlib.metadata.version('gguf')}")
+    print(f"wrote {ckpt} ({os.path.getsize(ckpt)} bytes)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--gguf", required=True)
+    ap.add_argument("--ckpt")
+    ap.add_argument("--gguf")
+    ap.add_argument("--write-fixture", metavar="DIR", help="write the CI fixture (needs --tokenizer) and exit")
     ap.add_argument("--tokenizer", default=None, help="our tokenizer.bin or a GPT-2 vocab dir (default: by kind)")
     ap.add_argument("--prompt", default="Once upon a time")
     ap.add_argument("--tokens", type=int, default=40, help="greedy tokens to compare")
     ap.add_argument("--f32-kv", action="store_true", help="llama.cpp's KV cache in F32 (its default is F16)")
     args = ap.parse_args()
+    if args.write_fixture:
+        write_fixture(args.write_fixture, args.tokenizer)
+        return 0
+    if not args.ckpt or not args.gguf:
+        ap.error("--ckpt and --gguf are required")
     from gguf import GGUFReader
 
     kind, cfg, params = read_checkpoint(args.ckpt)
