@@ -44,6 +44,11 @@ $(BUILD)/dump_logits: dev/reference/dump_logits.cpp export/models.h $(addsuffix 
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ dev/reference/dump_logits.cpp $(TOK_OBJS)
 
+# dev: what llama2.c's run.c prints after --format llama2c, from our forward (README "Use your model").
+$(BUILD)/llama2c_greedy: dev/export/llama2c_greedy.cpp train_llama.cpp $(TOK_OBJS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -o $@ dev/export/llama2c_greedy.cpp $(TOK_OBJS)
+
 $(BUILD)/tokenizer: tokenizer/main.cpp $(TOK_OBJS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -o $@ tokenizer/main.cpp $(TOK_OBJS)

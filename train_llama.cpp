@@ -36,6 +36,7 @@
 #include "common/dist.h"
 #include "common/evaluate.h"
 #include "common/hf.h"
+#include "common/llama2c.h"
 #include "common/logger.h"
 #include "common/optimizer.h"
 #include "common/prune.h"
@@ -695,6 +696,42 @@ static void llama_load_hf(Llama* model, const std::string& dir) {
 }
 
 // ----------------------------------------------------------------------------
+// llama2.c model files as an -e source (common/llama2c.h): parameters only,
+// the shape from the file's header, and run.c's fixed rope theta and norm eps.
+// Token ids stay the file's: the data must be tokenised with its vocabulary.
+
+static LlamaConfig config_from_llama2c(const Llama2cHeader& h) {
+    LlamaConfig c;
+    c.V = std::abs(h.vocab_size); c.C = h.dim; c.L = h.n_layers; c.NH = h.n_heads; c.NKV = h.n_kv_heads;
+    c.H = h.hidden_dim; c.maxT = h.seq_len; c.tied = h.vocab_size > 0;
+    c.rope_theta = LLAMA2C_ROPE_THETA;
+    c.norm_eps = LLAMA2C_NORM_EPS;
+    return c;
+}
+
+// Whether -e PATH is llama2.c's model file: not our checkpoint (magic), and a
+// valid llama2.c header whose implied size is exactly the file's. A file that
+// is neither dies with both reasons.
+static bool load_is_llama2c(const std::string& path, Llama2cHeader* h) {
+    long long bytes = file_size_check(path.c_str());
+    int magic = 0;
+    if (bytes >= (long long)sizeof magic) {
+        FILE* f = fopen_check(path.c_str(), "rb");
+        fread_check(&magic, sizeof magic, 1, f, path.c_str());
+        fclose(f);
+    }
+    if (magic == CKPT_MAGIC) return false;
+    std::string why;
+    if (llama2c_probe(path, h, &why)) return true;
+    die("%s: bad magic %d, expected %d (not a checkpoint of this engine), and not a llama2.c model file either: %s",
+        path.c_str(), magic, CKPT_MAGIC, why.c_str());
+}
+
+static void llama_load_llama2c(Llama* model, const std::string& path, const Llama2cHeader& h) {
+    llama2c_read_model(path, llama2c_runs(model->params, h));
+}
+
+// ----------------------------------------------------------------------------
 // FLOPs per token for MFU: 6 per weight per token for every matmul (2 forward,
 // 4 backward), plus attention's q·k and p·v: 2·2·T·HS per head forward,
 // halved because the mask is causal, ×3 for backward.
@@ -782,8 +819,11 @@ static LlamaConfig resolve_model_config(const ModelOptions& mo, const TrainerOpt
     LlamaConfig config = resolve_config(mo, specs);
     if (!o.load.empty()) {
         LlamaConfig ck;
+        Llama2cHeader l2c;
         if (hf_is_model_dir(o.load)) {
             ck = config_from_hf(o.load);
+        } else if (load_is_llama2c(o.load, &l2c)) {
+            ck = config_from_llama2c(l2c);
         } else {
             int header[CKPT_HEADER_INTS];
             checkpoint_read_header(o.load, header, CKPT_KIND_LLAMA);
@@ -803,7 +843,8 @@ static LlamaConfig resolve_model_config(const ModelOptions& mo, const TrainerOpt
 static const char* SUMMARY =
     "Trains a Llama-architecture model on the CPU from llm.c token shards (see README.md).\n"
     "Model presets: --model llama-5M (4.98M params) or llama-1M; shape flags override the preset.\n"
-    "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one;\n"
+    "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one\n"
+    "or from a llama2.c model file (run.c's format; its token ids, so tokenise the data with its vocabulary);\n"
     "-e DIR initialises from a Hugging Face LlamaForCausalLM directory (config.json + model.safetensors).";
 
 int main(int argc, char** argv) {
@@ -854,9 +895,14 @@ int main(int argc, char** argv) {
     double prior_s = 0;  // training time the checkpoint had used (--time)
     if (!o.load.empty()) {
         TrainState st;
+        Llama2cHeader l2c;
         if (hf_is_model_dir(o.load)) {
             llama_load_hf(&model, o.load);
             printf("initialised parameters from the Hugging Face model %s (starting at step 0)\n", o.load.c_str());
+        } else if (load_is_llama2c(o.load, &l2c)) {
+            llama_load_llama2c(&model, o.load, l2c);
+            printf("initialised parameters from llama2.c model %s (no optimizer state: starting at step 0)\n",
+                   o.load.c_str());
         } else if (llama_load_checkpoint(&model, o.load, &st)) {
             restore_train_state(st, o.load, &train, &rng);
             start_step = (int)st.step;

@@ -583,6 +583,13 @@ static void gpu_save_checkpoint(LlamaGpu<floatX>* model, const std::string& path
 // Loads parameters, and optimizer state if the file has it; returns whether it did.
 template <typename floatX>
 static bool gpu_load_checkpoint(LlamaGpu<floatX>* model, const std::string& path, TrainState* state) {
+    // resolve_model_config took the shape from a llama2.c model file: parameters only
+    Llama2cHeader l2c;
+    if (load_is_llama2c(path, &l2c)) {
+        llama_load_llama2c(&model->host, path, l2c);
+        gpu_upload_params(model);
+        return false;
+    }
     bool resumed = llama_load_checkpoint(&model->host, path, state);
     // The GPU update does not hold pruned weights at zero yet: refuse rather than silently densify.
     if (model->host.pruner.num_pruned > 0)

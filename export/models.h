@@ -28,6 +28,7 @@
 #include "../common/dist.h"
 #include "../common/evaluate.h"
 #include "../common/hf.h"
+#include "../common/llama2c.h"
 #include "../common/llmc_model.h"
 #include "../common/logger.h"
 #include "../common/optimizer.h"
