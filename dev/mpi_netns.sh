@@ -65,6 +65,13 @@ ip netns exec $A mpirun $MPI --hostfile "$WORK/hostfile" -np 2 \
     --mca oob_tcp_if_include 10.77.0.0/24 \
     ./train_llama_mpi $FLAGS -o "$WORK/two_hosts" 2>&1 | tee "$WORK/two_hosts.txt" | grep -E 'data parallel|step +[0-9]+/|val|communication|done'
 
+if [ -x build/bench_allreduce ]; then
+    echo "== the collectives between the 2 hosts (TCP over the veth pair)"
+    ip netns exec $A mpirun $MPI --hostfile "$WORK/hostfile" -np 2 \
+        --mca plm_rsh_agent "$WORK/rsh_agent.sh" --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 \
+        --mca oob_tcp_if_include 10.77.0.0/24 build/bench_allreduce --params 4980000 --reps 10
+fi
+
 echo "== 2 ranks on 1 host (shared memory)"
 mpirun $MPI --oversubscribe -np 2 ./train_llama_mpi $FLAGS -o "$WORK/one_host" > "$WORK/one_host.txt" 2>&1
 grep -E 'communication|done' "$WORK/one_host.txt"
