@@ -637,18 +637,8 @@ static void llama_save_checkpoint(const Llama* model, const std::string& path, c
     header[2] = CKPT_KIND_LLAMA;
     header[3] = model->m_memory ? 1 : 0;
     config_to_header(model->config, header);
-    const float *m = model->m_memory, *v = model->v_memory;
-    std::vector<float> full_m, full_v;
-    if (model->dist && model->dist->world > 1 && m) {
-        full_m.resize(model->num_params);
-        full_v.resize(model->num_params);
-        dist_gather_shards(*model->dist, m, full_m.data());
-        dist_gather_shards(*model->dist, v, full_v.data());
-        m = full_m.data();
-        v = full_v.data();
-    }
-    if (model->dist && !dist_root(*model->dist)) return;
-    checkpoint_save(path, header, model->params_memory, model->num_params, m, v, &state, &model->pruner);
+    checkpoint_save_sharded(path, header, model->params_memory, model->num_params, model->m_memory, model->v_memory,
+                            &state, &model->pruner, model->dist);
 }
 
 // Loads parameters, and optimizer state if the file has it; returns whether it did.
@@ -656,16 +646,8 @@ static void llama_save_checkpoint(const Llama* model, const std::string& path, c
 // written by any number of ranks resumes on any number.
 static bool llama_load_checkpoint(Llama* model, const std::string& path, TrainState* state) {
     llama_alloc_optimizer(model);
-    size_t begin = optimizer_begin(model), end = optimizer_end(model);
-    bool sharded = end - begin != model->num_params;
-    std::vector<float> full_m(sharded ? model->num_params : 0), full_v(full_m.size());
-    bool resumed = checkpoint_load(path, model->num_params, model->params_memory,
-                                   sharded ? full_m.data() : model->m_memory, sharded ? full_v.data() : model->v_memory,
-                                   state, &model->pruner);
-    if (resumed && sharded) {
-        std::copy(full_m.begin() + begin, full_m.begin() + end, model->m_memory);
-        std::copy(full_v.begin() + begin, full_v.begin() + end, model->v_memory);
-    }
+    bool resumed = checkpoint_load_sharded(path, model->num_params, model->params_memory, model->m_memory,
+                                           model->v_memory, state, &model->pruner, model->dist);
     if (resumed) model->step = state->step;
     return resumed;
 }

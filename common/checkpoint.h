@@ -19,11 +19,13 @@
 // The file is written to <path>.tmp and renamed, so a crash mid-write never
 // leaves a half-written checkpoint under the real name.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "dist.h"
 #include "prune.h"
 #include "util.h"
 
@@ -139,4 +141,41 @@ inline bool checkpoint_load(const std::string& path, size_t num_params, float* p
     }
     fclose(f);
     return has_opt && m && v && state;
+}
+
+// ----------------------------------------------------------------------------
+// The same with the AdamW moments sharded over MPI ranks (ZeRO-1,
+// common/dist.h): m and v hold this rank's shard [dist->shard_begin,
+// shard_end) only; dist null (or one rank) is the single-process case.
+
+// Every rank calls it: rank 0 gathers the moments' shards and writes the file.
+inline void checkpoint_save_sharded(const std::string& path, const int* header, const float* params,
+                                    size_t num_params, const float* m, const float* v, const TrainState* state,
+                                    const Pruner* prune, const Dist* dist) {
+    std::vector<float> full_m, full_v;
+    if (dist && dist->world > 1 && m) {
+        full_m.resize(num_params);
+        full_v.resize(num_params);
+        dist_gather_shards(*dist, m, full_m.data());
+        dist_gather_shards(*dist, v, full_v.data());
+        m = full_m.data();
+        v = full_v.data();
+    }
+    if (dist && !dist_root(*dist)) return;
+    checkpoint_save(path, header, params, num_params, m, v, state, prune);
+}
+
+// Every rank reads the whole file and keeps its shard of the moments, so a
+// checkpoint written by any number of ranks resumes on any number.
+inline bool checkpoint_load_sharded(const std::string& path, size_t num_params, float* params, float* m, float* v,
+                                    TrainState* state, Pruner* prune, const Dist* dist) {
+    size_t begin = dist ? dist->shard_begin : 0, end = dist ? dist->shard_end : num_params;
+    if (end - begin == num_params) return checkpoint_load(path, num_params, params, m, v, state, prune);
+    std::vector<float> full_m(num_params), full_v(num_params);
+    bool resumed = checkpoint_load(path, num_params, params, full_m.data(), full_v.data(), state, prune);
+    if (resumed) {
+        std::copy(full_m.begin() + begin, full_m.begin() + end, m);
+        std::copy(full_v.begin() + begin, full_v.begin() + end, v);
+    }
+    return resumed;
 }

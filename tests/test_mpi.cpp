@@ -115,20 +115,6 @@ static const char* LLAMA_TINY =
     " --vocab 64 --dim 32 --layers 2 --heads 4 --kv-heads 2 --hidden 48 --seq-len 16 -b 4 -t 16 -z \"\"";
 static const char* GPT2_TINY = " --model gpt2-tiny -b 4 -t 16 -z \"\"";
 
-struct MpiData {
-    TempDir dir;
-    std::string train, val;
-    explicit MpiData(int vocab) {
-        train = dir / "train_000000.bin";
-        val = dir / "val_000000.bin";
-        for (const std::string& path : {train, val}) {
-            std::vector<uint32_t> tok(path == train ? 4000 : 1000);
-            for (size_t i = 0; i < tok.size(); i++) tok[i] = (uint32_t)((i * 7 + i / 13) % vocab);
-            write_shard(path, tok, vocab);
-        }
-    }
-    std::string flags() const { return " -i " + train + " -j " + val; }
-};
 
 // The "loss" and "val_loss" values of a log.jsonl, in order.
 static std::vector<double> log_values(const std::string& path, const std::string& key) {
@@ -206,7 +192,7 @@ static void check_two_ranks_match_one(const std::string& trainer, const std::str
 TEST_CASE("train_llama: 2 MPI ranks give the losses and parameters of 1 process with the same global batch",
           "[mpi][llama]") {
     if (!mpi_available("./train_llama_mpi")) return;
-    MpiData data(64);
+    PatternShards data(64);
     // -d 128: two micro-batches a step, so accumulation is covered too
     check_two_ranks_match_one("train_llama", std::string(LLAMA_TINY) + data.flags() +
                                                  " -d 128 -x 20 -v 10 -m 2 -l 3e-3 -u 2 --seed 5 -n 10");
@@ -215,7 +201,7 @@ TEST_CASE("train_llama: 2 MPI ranks give the losses and parameters of 1 process 
 TEST_CASE("train_gpt2: 2 MPI ranks give the losses and parameters of 1 process with the same global batch",
           "[mpi][gpt2]") {
     if (!mpi_available("./train_gpt2_mpi")) return;
-    MpiData data(500);
+    PatternShards data(500);
     check_two_ranks_match_one("train_gpt2", std::string(GPT2_TINY) + data.flags() +
                                                 " -x 20 -v 10 -m 2 -l 3e-3 -u 2 --seed 5 -n 10");
 }
@@ -223,7 +209,7 @@ TEST_CASE("train_gpt2: 2 MPI ranks give the losses and parameters of 1 process w
 TEST_CASE("checkpoints cross rank counts: N=2 resumes at N=1 and N=1 at N=2; N=2 resumes at N=2 to the bit",
           "[mpi][resume]") {
     if (!mpi_available("./train_llama_mpi")) return;
-    MpiData data(64);
+    PatternShards data(64);
     std::string flags = std::string(LLAMA_TINY) + data.flags() + " -x 8 -v 4 -m 2 -l 3e-3 -u 2 --seed 5 -n 4";
     TempDir two, one, two_again, one_then_two, two_from_one;
     RunResult r = run_command(MPIRUN + "2 ./train_llama_mpi" + flags + " -o " + two.path);
@@ -257,7 +243,7 @@ TEST_CASE("checkpoints cross rank counts: N=2 resumes at N=1 and N=1 at N=2; N=2
 
 TEST_CASE("ZeRO-1: each of 2 ranks holds half of the AdamW state", "[mpi][zero]") {
     if (!mpi_available("./train_llama_mpi")) return;
-    MpiData data(64);
+    PatternShards data(64);
     TempDir out;
     RunResult r = run_command(MPIRUN + "2 ./train_llama_mpi" + std::string(LLAMA_TINY) + data.flags() +
                               " -x 1 -v 0 -o " + out.path);
@@ -272,7 +258,7 @@ TEST_CASE("ZeRO-1: each of 2 ranks holds half of the AdamW state", "[mpi][zero]"
 
 TEST_CASE("a failing rank stops every rank: its message names the rank; checkpoints stay intact", "[mpi][errors]") {
     if (!mpi_available("./train_llama_mpi")) return;
-    MpiData data(64);
+    PatternShards data(64);
     TempDir out;
     std::string flags = std::string(LLAMA_TINY) + " -j " + data.val + " -x 4 -v 0 -o " + out.path;
     SECTION("a shard missing on one rank's machine") {
@@ -310,7 +296,7 @@ TEST_CASE("a failing rank stops every rank: its message names the rank; checkpoi
 TEST_CASE("sparse training on 2 ranks: the target sparsity, pruned weights and their sharded moments held at zero",
           "[mpi][prune]") {
     if (!mpi_available("./train_llama_mpi")) return;
-    MpiData data(64);
+    PatternShards data(64);
     TempDir out;
     RunResult r = run_command(MPIRUN + "2 ./train_llama_mpi" + std::string(LLAMA_TINY) + data.flags() +
                               " -x 12 -v 0 -l 3e-3 -u 2 --sparsity 0.6 --prune-start 2 --prune-end 8 --prune-every 2 -o " +

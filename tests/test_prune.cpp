@@ -211,23 +211,9 @@ TEST_CASE("the mask survives a checkpoint round trip; a dense model still writes
 // The real binaries
 
 static const char* LLAMA_TINY =
-    " --vocab 64 --dim 32 --layers 2 --heads 4 --kv-heads 2 --hidden 48 --seq-len 16 -b 4 -t 16";
-static const char* GPT2_TINY = " --model gpt2-tiny -b 4 -t 16";
+    " --vocab 64 --dim 32 --layers 2 --heads 4 --kv-heads 2 --hidden 48 --seq-len 16 -b 4 -t 16 -z \"\"";
+static const char* GPT2_TINY = " --model gpt2-tiny -b 4 -t 16 -z \"\"";
 
-struct PruneData {
-    TempDir dir;
-    std::string train, val;
-    explicit PruneData(int vocab) {
-        train = dir / "train_000000.bin";
-        val = dir / "val_000000.bin";
-        for (const std::string& path : {train, val}) {
-            std::vector<uint32_t> tok(path == train ? 4000 : 1000);
-            for (size_t i = 0; i < tok.size(); i++) tok[i] = (uint32_t)((i * 7 + i / 13) % vocab);
-            write_shard(path, tok, vocab);
-        }
-    }
-    std::string flags() const { return " -i " + train + " -j " + val + " -z \"\""; }
-};
 
 // Every pruned weight and its moments are zero; returns the number of zero linear weights.
 template <class Model>
@@ -259,7 +245,7 @@ static llama::Llama load_llama(const std::string& path) {
 
 TEST_CASE("train_llama --sparsity: on schedule, exactly the target at the end, pruned weights stay zero",
           "[prune][llama][cli]") {
-    PruneData data(64);
+    PatternShards data(64);
     TempDir out;
     std::string cmd = "./train_llama" + std::string(LLAMA_TINY) + data.flags() +
                       " -x 40 -v 0 -l 3e-3 -u 2 --untied --sparsity 0.75 --prune-start 4 --prune-end 24"
@@ -299,7 +285,7 @@ TEST_CASE("train_llama --sparsity: on schedule, exactly the target at the end, p
 }
 
 TEST_CASE("train_llama resume with pruning is exact to the bit; the mask comes back with -e", "[prune][llama][resume]") {
-    PruneData data(64);
+    PatternShards data(64);
     TempDir a, b;
     // the checkpoint at 12 is between pruning events (at 8 and 14), so both the
     // mask and the schedule's position must come back
@@ -326,7 +312,7 @@ TEST_CASE("train_llama resume with pruning is exact to the bit; the mask comes b
 
 TEST_CASE("train_gpt2 --sparsity: prunes its four matrices on schedule, resumes exactly, llm.c file holds the zeros",
           "[prune][gpt2][cli]") {
-    PruneData data(500);
+    PatternShards data(500);
     TempDir a, b;
     std::string common = "OMP_WAIT_POLICY=passive ./train_gpt2" + std::string(GPT2_TINY) + data.flags() +
                          " -x 12 -v 0 -l 3e-3 -u 2 --seed 3 --sparsity 0.6 --prune-start 2 --prune-end 8"
@@ -359,7 +345,7 @@ TEST_CASE("train_gpt2 --sparsity: prunes its four matrices on schedule, resumes 
 }
 
 TEST_CASE("bad pruning flags and corrupt masks: clear message and exit status 1", "[prune][errors]") {
-    PruneData data(64);
+    PatternShards data(64);
     TempDir out;
     std::string base = "./train_llama" + std::string(LLAMA_TINY) + data.flags() + " -x 20 -v 0 -o " + out.path;
     auto expect = [&](const std::string& args, const std::string& message) {

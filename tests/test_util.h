@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/shard.h"
 #include "../common/util.h"
 
 struct RunResult {
@@ -76,3 +77,20 @@ size_t first_difference(const A& a, const B& b) {
         INFO(#a " vs " #b ": sizes " << a_.size() << " and " << b_.size() << ", first difference at " << at_); \
         CHECK(at_ == std::string::npos);                                                                      \
     } while (0)
+
+// Train and val shards (4000 and 1000 tokens) of a learnable pattern,
+// (i·7 + i/13) mod vocab, in a temp dir; flags() are the trainers' -i and -j.
+struct PatternShards {
+    TempDir dir;
+    std::string train, val;
+    explicit PatternShards(int vocab) {
+        train = dir / "train_000000.bin";
+        val = dir / "val_000000.bin";
+        for (const std::string& path : {train, val}) {
+            std::vector<uint32_t> tok(path == train ? 4000 : 1000);
+            for (size_t i = 0; i < tok.size(); i++) tok[i] = (uint32_t)((i * 7 + i / 13) % vocab);
+            write_shard(path, tok, vocab);
+        }
+    }
+    std::string flags() const { return " -i " + train + " -j " + val; }
+};
