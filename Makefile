@@ -1,7 +1,16 @@
 # Build everything with `make`, run the whole test suite with `make test`.
-# Defaults: -O3 -march=native -fopenmp, -Wall -Wextra clean.
+# Defaults: -O3 $(ARCH) -fopenmp, -Wall -Wextra clean.
+# ARCH is the baseline every binary needs, not the build machine's best:
+# x86-64-v3 (AVX2+FMA, every x86 CPU since about 2015) for the vector kernels
+# of kernels/cpu/simd.h. The GEMM compiles its AVX-512, avx512_bf16 and AMX
+# paths whatever ARCH says and picks one at run time (kernels/cpu/matmul.h),
+# so one build runs at full speed on every machine. A CPU without AVX2
+# (or not x86) builds for itself.
+ifndef ARCH
+ARCH     := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo -march=x86-64-v3 || echo -march=native)
+endif
 CXX      ?= g++
-CXXFLAGS ?= -O3 -march=native -fopenmp -std=c++17 -Wall -Wextra
+CXXFLAGS ?= -O3 $(ARCH) -fopenmp -std=c++17 -Wall -Wextra
 NVCC     ?= nvcc
 BUILD    := build
 
@@ -139,7 +148,7 @@ clean:
 #   build/test_cuda      tests/cuda/test_cuda.cu; `make test_cuda` runs it ("skipped: no CUDA device" without one)
 #   `make bench_cuda` runs every harness. What a GPU session runs: dev/cuda/README.md.
 CUDA_ARCHS   ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-NVCCFLAGS    ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -fopenmp,-march=native,-Wall,-Wextra
+NVCCFLAGS    ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -fopenmp,$(ARCH),-Wall,-Wextra
 CUDA_HEADERS := $(wildcard kernels/cuda/*.cuh)
 CUDA_LIBS    := -lcublas -lcublasLt -lgomp
 CUDA_HARNESSES := $(patsubst dev/cuda/%.cu,$(BUILD)/cuda/%,$(wildcard dev/cuda/*.cu))

@@ -839,11 +839,12 @@ int main(int argc, char** argv) {
     bool profile = false;
     add_model_flags(specs, &mo);
     specs.push_back({nullptr, "--profile", ARG_BOOL, &profile, "time every kernel of the training step; print the means at the end"});
-    bool bf16 = false;
-    specs.push_back(bf16_flag(&bf16));
+    PrecisionOption precision;
+    add_precision_flags(specs, &precision);
     PruneConfig prune;
     add_prune_flags(specs, &prune);
     args_parse(argc, argv, specs, SUMMARY);
+    const bool bf16 = resolve_precision(precision);  // the matmuls' operands (auto: the faster here)
     enable_flush_to_zero();
 
     // --- model shape: preset + flags, or the checkpoint's
@@ -912,7 +913,7 @@ int main(int argc, char** argv) {
            B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
            steps_text(o).c_str(), threads);
     printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
-    if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
+    printf("matmuls: %s\n", describe_precision(precision, bf16).c_str());
     if (dist.world > 1)
         printf("data parallel: %s, %d of the B=%d rows each; ZeRO-1: AdamW state %.1f MB per rank (%.1f MB in all)\n",
                dist_describe(dist), Bl, B, 2.0 * dist_shard_size(dist) * sizeof(float) / 1e6,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/cpu/matmul.h"
 #include "../tokenizer/tokenizer.h"
 #include "args.h"
 #include "checkpoint.h"
@@ -37,11 +38,39 @@ struct TrainerOptions {
     float peak_gflops = 215.0f;
 };
 
-// --bf16, the CPU trainers' switch for the bf16 GEMM path (kernels/cpu/matmul.h).
-inline ArgSpec bf16_flag(bool* bf16) {
-    return {nullptr, "--bf16", ARG_BOOL, bf16,
-            "matmuls on bf16-rounded operands with fp32 accumulation (2x the GEMM peak on avx512_bf16); weights, "
-            "gradients, AdamW, norms and attention stay fp32"};
+// --precision auto|fp32|bf16 (--bf16 is --precision bf16): what the CPU
+// trainers' matmuls multiply (kernels/cpu/matmul.h). Weights, gradients,
+// AdamW, norms and attention stay fp32 in every mode.
+struct PrecisionOption {
+    std::string precision = "auto";
+    bool bf16 = false;  // --bf16
+};
+
+inline void add_precision_flags(std::vector<ArgSpec>& specs, PrecisionOption* p) {
+    specs.push_back({nullptr, "--precision", ARG_STRING, &p->precision,
+                     "matmul operands: bf16 (rounded, fp32 accumulation), fp32, or auto = bf16 where this CPU's bf16 "
+                     "path is faster than fp32 (AMX tiles, Zen 4's avx512_bf16), else fp32"});
+    specs.push_back({nullptr, "--bf16", ARG_BOOL, &p->bf16, "the same as --precision bf16"});
+}
+
+// Whether the matmuls run on bf16 operands on this machine; dies on a value
+// it does not know or on --bf16 with --precision fp32.
+inline bool resolve_precision(const PrecisionOption& p) {
+    if (p.precision != "auto" && p.precision != "fp32" && p.precision != "bf16")
+        die("--precision %s: expected auto, fp32 or bf16", p.precision.c_str());
+    if (p.bf16 && p.precision == "fp32") die("--bf16 and --precision fp32 contradict each other: give one");
+    if (p.bf16 || p.precision == "bf16") return true;
+    if (p.precision == "fp32") return false;
+    return gemm::bf16_is_faster(gemm::active_isa());
+}
+
+// The banner's line: the GEMM path, its precision, and why when auto chose it.
+inline std::string describe_precision(const PrecisionOption& p, bool bf16) {
+    std::string line = gemm::describe(bf16);
+    if (p.precision == "auto" && !p.bf16)
+        line += bf16 ? " | --precision auto: bf16 is faster than fp32 on this CPU"
+                     : " | --precision auto: fp32 (bf16 is not faster on this CPU)";
+    return line;
 }
 
 inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {

@@ -190,45 +190,66 @@ static void matmul_close(const char* what, const vecf& got, const vecf& plain, i
     check_close(what, got, to_double(plain), tol, tol);
 }
 
+// Runs fn on every GEMM path (gemm::Isa) this CPU runs, with a line for each
+// it cannot; fp32 only on the paths with their own fp32 kernels (avx512_bf16
+// and the AMX paths multiply fp32 on avx512's). Restores the path after.
+template <typename F>
+static void for_each_gemm_path(bool bf16, const F& fn) {
+    const gemm::Isa before = gemm::active_isa();
+    for (gemm::Isa isa : gemm::ALL_ISAS) {
+        if (!bf16 && (isa == gemm::Isa::avx512_bf16 || isa == gemm::Isa::amx || isa == gemm::Isa::amx_emulated))
+            continue;
+        if (!gemm::set_isa(isa)) {
+            WARN("skipped: the " << gemm::isa_name(isa) << " GEMM path (" << gemm::isa_unsupported(isa) << ")");
+            continue;
+        }
+        INFO("GEMM path " << gemm::isa_name(isa));
+        fn();
+    }
+    gemm::set_isa(before);
+}
+
 TEST_CASE("matmul kernels on ragged shapes match the plain loops, and give the same bits on 1 and 2 threads",
           "[matmul][fast]") {
     struct Shape { int N, C, OC; };
-    // 1 row, 1 column, depths below, at and past the 256-deep packed block, tiles past NC
+    // 1 row, 1 column, depths below, at and past the 1024-deep packed block, tiles past NC
     const Shape shapes[] = {{1, 1, 1}, {1, 37, 5}, {13, 7, 45}, {97, 300, 33}, {7, 513, 70}, {300, 64, 2100}, {150, 260, 4}, {1100, 20, 13}};
-    std::mt19937 rng(1601);
-    for (const Shape& s : shapes) {
-        INFO("N=" << s.N << " C=" << s.C << " OC=" << s.OC);
-        vecf inp = random_vec(rng, (size_t)s.N * s.C, -1, 1), w = random_vec(rng, (size_t)s.OC * s.C, -1, 1);
-        vecf dout = random_vec(rng, (size_t)s.N * s.OC, -1, 1);
-        vecf dinp0 = random_vec(rng, inp.size(), -1, 1), dw0 = random_vec(rng, w.size(), -1, 1);
-        vecf out_ref(dout.size()), dinp_ref = dinp0, dw_ref = dw0;
-        matmul_forward_ref(out_ref.data(), inp.data(), w.data(), s.N, s.C, s.OC);
-        matmul_backward_ref(dinp_ref.data(), dw_ref.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
-        vecf out[2], dinp[2], dw[2], dset[2];
-        for (int k = 0; k < 2; k++)
-            with_threads(k + 1, [&] {
-                out[k].assign(dout.size(), NaN);
-                matmul_forward(out[k].data(), inp.data(), w.data(), s.N, s.C, s.OC);
-                dinp[k] = dinp0;
-                dw[k] = dw0;
-                matmul_backward(dinp[k].data(), dw[k].data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
-                // set_dinp overwrites dinp (NaN must not survive) and still adds into dweight
-                dset[k].assign(inp.size(), NaN);
-                vecf dw2 = dw0;
-                matmul_backward_set_dinp(dset[k].data(), dw2.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
-                check_equal("set_dinp's dweight vs matmul_backward's", dw2, dw[k]);
-            });
-        matmul_close("out", out[0], out_ref, s.C);
-        matmul_close("dinp", dinp[0], dinp_ref, s.OC);
-        matmul_close("dweight", dw[0], dw_ref, s.N);
-        vecf dset_plus = dset[0];
-        for (size_t i = 0; i < dset_plus.size(); i++) dset_plus[i] += dinp0[i];
-        matmul_close("set_dinp + prefill vs matmul_backward", dset_plus, dinp[0], s.OC);
-        check_equal("out, 2 threads vs 1", out[1], out[0]);
-        check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
-        check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
-        check_equal("set_dinp, 2 threads vs 1", dset[1], dset[0]);
-    }
+    for_each_gemm_path(false, [&] {
+        std::mt19937 rng(1601);
+        for (const Shape& s : shapes) {
+            INFO("N=" << s.N << " C=" << s.C << " OC=" << s.OC);
+            vecf inp = random_vec(rng, (size_t)s.N * s.C, -1, 1), w = random_vec(rng, (size_t)s.OC * s.C, -1, 1);
+            vecf dout = random_vec(rng, (size_t)s.N * s.OC, -1, 1);
+            vecf dinp0 = random_vec(rng, inp.size(), -1, 1), dw0 = random_vec(rng, w.size(), -1, 1);
+            vecf out_ref(dout.size()), dinp_ref = dinp0, dw_ref = dw0;
+            matmul_forward_ref(out_ref.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+            matmul_backward_ref(dinp_ref.data(), dw_ref.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+            vecf out[2], dinp[2], dw[2], dset[2];
+            for (int k = 0; k < 2; k++)
+                with_threads(k + 1, [&] {
+                    out[k].assign(dout.size(), NaN);
+                    matmul_forward(out[k].data(), inp.data(), w.data(), s.N, s.C, s.OC);
+                    dinp[k] = dinp0;
+                    dw[k] = dw0;
+                    matmul_backward(dinp[k].data(), dw[k].data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+                    // set_dinp overwrites dinp (NaN must not survive) and still adds into dweight
+                    dset[k].assign(inp.size(), NaN);
+                    vecf dw2 = dw0;
+                    matmul_backward_set_dinp(dset[k].data(), dw2.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+                    check_equal("set_dinp's dweight vs matmul_backward's", dw2, dw[k]);
+                });
+            matmul_close("out", out[0], out_ref, s.C);
+            matmul_close("dinp", dinp[0], dinp_ref, s.OC);
+            matmul_close("dweight", dw[0], dw_ref, s.N);
+            vecf dset_plus = dset[0];
+            for (size_t i = 0; i < dset_plus.size(); i++) dset_plus[i] += dinp0[i];
+            matmul_close("set_dinp + prefill vs matmul_backward", dset_plus, dinp[0], s.OC);
+            check_equal("out, 2 threads vs 1", out[1], out[0]);
+            check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
+            check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
+            check_equal("set_dinp, 2 threads vs 1", dset[1], dset[0]);
+        }
+    });
 }
 
 TEST_CASE("bf16_round rounds to nearest even and keeps infinities and NaN", "[matmul][bf16]") {
@@ -251,41 +272,44 @@ TEST_CASE("bf16_round rounds to nearest even and keeps infinities and NaN", "[ma
 TEST_CASE("bf16 matmuls equal the plain loops on bf16-rounded operands, the same bits on 1 and 2 threads",
           "[matmul][bf16]") {
     struct Shape { int N, C, OC; };
-    // odd depths (a padded pair), 1 row and column, tails of every packer's vector path, tiles past NC
+    // odd depths (a padded pair), 1 row and column, tails of every packer's vector path, tiles past NC,
+    // depths past the 1024-deep block, AMX's 32-row tiles and 16×16 transposes whole and cut
     const Shape shapes[] = {{1, 1, 1}, {1, 37, 5}, {13, 7, 45}, {97, 300, 33}, {7, 513, 70}, {300, 64, 2100},
-                            {150, 260, 4}, {1100, 20, 13}, {64, 96, 128}};
-    std::mt19937 rng(1607);
-    auto rounded = [](const vecf& v) { vecf r(v); for (float& x : r) x = gemm::bf16_round(x); return r; };
-    for (const Shape& s : shapes) {
-        INFO("N=" << s.N << " C=" << s.C << " OC=" << s.OC);
-        vecf inp = random_vec(rng, (size_t)s.N * s.C, -1, 1), w = random_vec(rng, (size_t)s.OC * s.C, -1, 1);
-        vecf dout = random_vec(rng, (size_t)s.N * s.OC, -1, 1);
-        vecf dinp0 = random_vec(rng, inp.size(), -1, 1), dw0 = random_vec(rng, w.size(), -1, 1);
-        // the reference multiplies the rounded operands; the accumulators stay fp32
-        vecf inp_r = rounded(inp), w_r = rounded(w), dout_r = rounded(dout);
-        vecf out_ref(dout.size()), dinp_ref = dinp0, dw_ref = dw0;
-        matmul_forward_ref(out_ref.data(), inp_r.data(), w_r.data(), s.N, s.C, s.OC);
-        matmul_backward_ref(dinp_ref.data(), dw_ref.data(), dout_r.data(), inp_r.data(), w_r.data(), s.N, s.C, s.OC);
-        vecf out[2], dinp[2], dw[2];
-        for (int k = 0; k < 2; k++)
-            with_threads(k + 1, [&] {
-                out[k].assign(dout.size(), NaN);
-                matmul_forward(out[k].data(), inp.data(), w.data(), s.N, s.C, s.OC, true);
-                dinp[k] = dinp0;
-                dw[k] = dw0;
-                matmul_backward(dinp[k].data(), dw[k].data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC, true);
-            });
-        matmul_close("out", out[0], out_ref, s.C);
-        matmul_close("dinp", dinp[0], dinp_ref, s.OC);
-        matmul_close("dweight", dw[0], dw_ref, s.N);
-        check_equal("out, 2 threads vs 1", out[1], out[0]);
-        check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
-        check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
-        // and it is a different product from fp32's: the rounding really happens
-        vecf out32(dout.size());
-        matmul_forward(out32.data(), inp.data(), w.data(), s.N, s.C, s.OC);
-        if (s.C >= 7) CHECK(out32 != out[0]);
-    }
+                            {150, 260, 4}, {1100, 20, 13}, {64, 96, 128}, {40, 1030, 48}, {1060, 33, 81}};
+    for_each_gemm_path(true, [&] {
+        std::mt19937 rng(1607);
+        auto rounded = [](const vecf& v) { vecf r(v); for (float& x : r) x = gemm::bf16_round(x); return r; };
+        for (const Shape& s : shapes) {
+            INFO("N=" << s.N << " C=" << s.C << " OC=" << s.OC);
+            vecf inp = random_vec(rng, (size_t)s.N * s.C, -1, 1), w = random_vec(rng, (size_t)s.OC * s.C, -1, 1);
+            vecf dout = random_vec(rng, (size_t)s.N * s.OC, -1, 1);
+            vecf dinp0 = random_vec(rng, inp.size(), -1, 1), dw0 = random_vec(rng, w.size(), -1, 1);
+            // the reference multiplies the rounded operands; the accumulators stay fp32
+            vecf inp_r = rounded(inp), w_r = rounded(w), dout_r = rounded(dout);
+            vecf out_ref(dout.size()), dinp_ref = dinp0, dw_ref = dw0;
+            matmul_forward_ref(out_ref.data(), inp_r.data(), w_r.data(), s.N, s.C, s.OC);
+            matmul_backward_ref(dinp_ref.data(), dw_ref.data(), dout_r.data(), inp_r.data(), w_r.data(), s.N, s.C, s.OC);
+            vecf out[2], dinp[2], dw[2];
+            for (int k = 0; k < 2; k++)
+                with_threads(k + 1, [&] {
+                    out[k].assign(dout.size(), NaN);
+                    matmul_forward(out[k].data(), inp.data(), w.data(), s.N, s.C, s.OC, true);
+                    dinp[k] = dinp0;
+                    dw[k] = dw0;
+                    matmul_backward(dinp[k].data(), dw[k].data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC, true);
+                });
+            matmul_close("out", out[0], out_ref, s.C);
+            matmul_close("dinp", dinp[0], dinp_ref, s.OC);
+            matmul_close("dweight", dw[0], dw_ref, s.N);
+            check_equal("out, 2 threads vs 1", out[1], out[0]);
+            check_equal("dinp, 2 threads vs 1", dinp[1], dinp[0]);
+            check_equal("dweight, 2 threads vs 1", dw[1], dw[0]);
+            // and it is a different product from fp32's: the rounding really happens
+            vecf out32(dout.size());
+            matmul_forward(out32.data(), inp.data(), w.data(), s.N, s.C, s.OC);
+            if (s.C >= 7) CHECK(out32 != out[0]);
+        }
+    });
 }
 
 // ======================================================================== rmsnorm

@@ -234,18 +234,31 @@ TEST_CASE("bf16 matmuls track the fp32 loss curve over 200 steps", "[llama][bf16
         llama_free(&model);
         return losses;
     };
-    std::vector<float> f32 = run(false), b16 = run(true);
-    double worst = 0.0, tail_f32 = 0.0, tail_b16 = 0.0;
-    for (int i = 0; i < steps; i++) {
-        worst = std::max(worst, std::fabs((double)b16[i] - f32[i]) / f32[i]);
-        if (i >= steps - 20) { tail_f32 += f32[i] / 20; tail_b16 += b16[i] / 20; }
+    std::vector<float> f32 = run(false);
+    // on the path the trainers pick here, and on AMX tiles (real where the CPU has them, emulated elsewhere)
+    const gemm::Isa before = gemm::active_isa();
+    std::vector<gemm::Isa> paths = {before};
+    for (gemm::Isa isa : {gemm::Isa::amx, gemm::Isa::amx_emulated}) {
+        if (isa == before) continue;
+        if (gemm::isa_supported(isa)) paths.push_back(isa);
+        else WARN("skipped: bf16 on the " << gemm::isa_name(isa) << " GEMM path (" << gemm::isa_unsupported(isa) << ")");
     }
-    INFO("fp32 loss " << f32[0] << " -> " << tail_f32 << ", bf16 " << b16[0] << " -> " << tail_b16
-         << ", worst per-step relative gap " << worst);
-    CHECK(tail_f32 < 0.6 * f32[0]);                             // it learned: the comparison means something
-    CHECK(worst < 0.02);                                        // every step within 2% of fp32
-    CHECK(std::fabs(tail_b16 - tail_f32) / tail_f32 < 0.01);    // the last 20 steps within 1%
-    CHECK(b16 != f32);                                          // and the bf16 path really ran
+    for (gemm::Isa isa : paths) {
+        gemm::set_isa(isa);
+        std::vector<float> b16 = run(true);
+        double worst = 0.0, tail_f32 = 0.0, tail_b16 = 0.0;
+        for (int i = 0; i < steps; i++) {
+            worst = std::max(worst, std::fabs((double)b16[i] - f32[i]) / f32[i]);
+            if (i >= steps - 20) { tail_f32 += f32[i] / 20; tail_b16 += b16[i] / 20; }
+        }
+        INFO("GEMM path " << gemm::isa_name(isa) << ": fp32 loss " << f32[0] << " -> " << tail_f32 << ", bf16 "
+             << b16[0] << " -> " << tail_b16 << ", worst per-step relative gap " << worst);
+        CHECK(tail_f32 < 0.6 * f32[0]);                             // it learned: the comparison means something
+        CHECK(worst < 0.02);                                        // every step within 2% of fp32
+        CHECK(std::fabs(tail_b16 - tail_f32) / tail_f32 < 0.01);    // the last 20 steps within 1%
+        CHECK(b16 != f32);                                          // and the bf16 path really ran
+    }
+    gemm::set_isa(before);
 }
 
 // ----------------------------------------------------------------------------
@@ -313,13 +326,20 @@ TEST_CASE("--help lists every flag with its default and exits 0", "[llama][cli]"
                              "-c, --weight-decay", "-x, --steps", "-v, --val-every", "-m, --val-batches",
                              "-s, --sample-every", "-g, --gen-tokens", "-n, --ckpt-every", "--seed", "--model",
                              "--vocab", "--dim", "--layers", "--heads", "--kv-heads", "--hidden", "--seq-len",
-                             "--untied", "--schedule"})
+                             "--untied", "--schedule", "--precision", "--bf16"})
         CHECK(r.output.find(flag) != std::string::npos);
 }
 
 // Runs the trainer expecting failure; returns its output.
 static std::string expect_failure(const std::string& args) {
     RunResult r = run_command("./train_llama" + args);
+    INFO(r.output);
+    CHECK(r.status == 1);
+    return r.output;
+}
+// The same with an environment variable set for the run.
+static std::string expect_failure_env(const std::string& env, const std::string& args) {
+    RunResult r = run_command(env + " ./train_llama" + args);
     INFO(r.output);
     CHECK(r.status == 1);
     return r.output;
@@ -400,6 +420,17 @@ TEST_CASE("bad input: clear message and exit status 1", "[llama][errors]") {
     SECTION("unknown flag and bad number") {
         CHECK(expect_failure(" --bogus 3").find("unknown flag '--bogus'") != std::string::npos);
         CHECK(expect_failure(" -b x12").find("flag -b expects an integer, got 'x12'") != std::string::npos);
+    }
+    SECTION("an unknown precision, and --bf16 against --precision fp32") {
+        CHECK(expect_failure(" --precision fp8").find("--precision fp8: expected auto, fp32 or bf16") != std::string::npos);
+        CHECK(expect_failure(" --bf16 --precision fp32").find("--bf16 and --precision fp32 contradict") !=
+              std::string::npos);
+    }
+    SECTION("a GEMM path this CPU cannot run, or that does not exist, named in LLM_ISA") {
+        CHECK(expect_failure_env("LLM_ISA=avx3", data.flags() + " -x 1").find("LLM_ISA=avx3: expected auto, plain, avx2") !=
+              std::string::npos);
+        if (!gemm::isa_supported(gemm::Isa::amx))
+            CHECK(expect_failure_env("LLM_ISA=amx", data.flags() + " -x 1").find("LLM_ISA=amx: ") != std::string::npos);
     }
     SECTION("heads that do not divide") {
         CHECK(expect_failure(data.flags() + " --kv-heads 3").find("kv-heads 3 must divide heads 4") != std::string::npos);

@@ -5,9 +5,13 @@
 // (make build/bench_matmul does that if the library is installed), and the
 // bf16 path (operands rounded to bf16 as they are packed, fp32 accumulation)
 // against the plain loops on rounded operands and against the bf16 peak.
+// Both columns run on the GEMM path the trainers would pick here (the best
+// this CPU has, kernels/cpu/matmul.h); LLM_ISA picks another, so on an AMX
+// machine the bf16 column is AMX, and LLM_ISA=avx512_bf16 gives vdpbf16ps's.
 //   make build/bench_matmul && build/bench_matmul          (all threads, wall clock)
 //   build/bench_matmul --cpu-time                           (1 thread, CPU time: for a busy machine)
 //   build/bench_matmul --quick                              (N = 512 rows: a smoke run)
+//   LLM_ISA=avx2 build/bench_matmul                         (another path: plain, avx2, avx512, avx512_bf16, amx)
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -42,7 +46,11 @@ int main(int argc, char** argv) {
     printf("threads %d, clock %s, measured FMA peak %.1f GFLOP/s\n", threads, clk.cpu ? "thread CPU time (best)" : "wall (median)",
            peak / 1e9);
     double peak_bf16 = bench_peak_bf16(clk);
-    if (peak_bf16 > 0) printf("measured bf16 dot-product peak %.1f GFLOP/s (vdpbf16ps)\n", peak_bf16 / 1e9);
+    printf("GEMM path %s: fp32 on %s; bf16 on %s\n", gemm::isa_name(gemm::active_isa()),
+           gemm::kernels_for(gemm::active_isa(), false).what, gemm::kernels_for(gemm::active_isa(), true).what);
+    if (peak_bf16 > 0)
+        printf("measured bf16 peak %.1f GFLOP/s (%s)\n", peak_bf16 / 1e9,
+               gemm::active_isa() == gemm::Isa::amx ? "TDPBF16PS on AMX tiles" : "vdpbf16ps");
     printf("%-28s %-8s %9s %9s %7s %10s %8s %9s | %9s %9s %7s %7s %9s\n", "shape (N, C, OC)", "product", "ms", "GFLOP/s",
            "%peak", "BLAS GF/s", "vs BLAS", "max err", "bf16 ms", "GFLOP/s", "%peak", "vs fp32", "max err");
     double total_ours = 0.0, total_blas = 0.0, total_fp32 = 0.0, total_bf16 = 0.0;

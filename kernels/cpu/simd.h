@@ -6,7 +6,7 @@
 // bound by memory or by exp rather than by FMA width, one 8-wide path is
 // what the tests run on every machine we have, and GCC 12's AVX-512
 // intrinsics are not all -Wall clean (GCC bug 105593). The GEMM has its own
-// AVX-512 fp32 and bf16 micro-kernels in matmul.h.
+// paths for each ISA, picked at run time (matmul.h).
 // A kernel walks its rows W floats at a time and finishes any tail with the
 // same operations on W = 1 values (the s* functions below), so every ISA runs
 // one code path that the tests exercise.
@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -59,24 +59,6 @@ inline vf vpow2i(vf n) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
 }
 inline vf vzero_below(vf y, vf x, float lo) { return _mm256_and_ps(y, _mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_GE_OQ)); }
-// In-register transpose of an 8×8 block: r[i] holds row i before, column i after.
-inline void transpose8x8(__m256 r[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
 #else
 constexpr int W = 1;
 using vf = float;
@@ -117,6 +99,32 @@ inline vf vexp(vf x) {
 }
 #else
 inline vf vexp(vf x) { return sexp(x); }
+#endif
+
+#if defined(__x86_64__)
+// In-register transpose of an 8×8 block: r[i] holds row i before, column i after.
+// Compiled for AVX2 whatever the build's -march, for the AVX2 GEMM packers
+// (matmul_avx2.h), which run only where the CPU has it.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+inline void transpose8x8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+#pragma GCC pop_options
 #endif
 
 }  // namespace simd

@@ -1,0 +1,215 @@
+// kernels/cpu/matmul_amx.h: the GEMM's AMX bf16 path (part of matmul.h,
+// included by it), for Intel's Advanced Matrix Extensions (Sapphire Rapids and
+// later): eight tile registers of 16 rows × 64 bytes, and TDPBF16PS, which
+// adds a 16×32 bf16 tile times a 32×16 one into a 16×16 fp32 tile, 16K
+// multiply-adds an instruction.
+//
+// A micro-kernel call computes a 32×32 tile of Cm as 2×2 accumulator tiles
+// (tmm0-3) from two tiles of A (tmm4-5) and two of Bm (tmm6-7), 32 depths
+// (16 pair words) per step. What the tiles load, with the depth padded with
+// zeros to a multiple of 32 (kw a multiple of 16 words):
+//   A  (tile row = a row of Cm, 16 pair words of depth):
+//      packed row-major, word [r·kw + q] = (A(r, 2q), A(r, 2q+1)), so a tile
+//      of rows r..r+15 and words q..q+15 is one tileloadd with stride 4·kw.
+//   Bm (tile row = a pair of depths, 16 columns as pair words: the "VNNI"
+//      layout): the 32-column pair panels of matmul_plain.h, word [q·32 + j],
+//      so the two column halves are tileloadd at +0 and +16 words, stride 128.
+// Cm's tiles are loaded from and stored to Cm itself with stride 4·ldc.
+//
+// Only a CPU with AMX runs the real micro-kernel. micro_emulated does what the
+// tiles do, in plain C++ with the same packed operands and steps, so the
+// packing and the driver are tested on any CPU with AVX-512 (gemm::Isa::amx_emulated).
+#pragma once
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+
+namespace gemm {
+namespace amx {
+
+constexpr int MR = 32, NR = 32;
+constexpr int TILE_WORDS = 16;  // pair words in a 64-byte tile row: 32 depths
+
+// A 16×16 block of 32-bit words transposed in registers: r[i] holds row i
+// before, column i after. Pairs of rows interleave by words, then by pairs of
+// words, which leaves 4×4 blocks in each 128-bit lane; two rounds of lane
+// shuffles then move the blocks to their places.
+// (The zero-masked forms of the shuffles, all lanes kept: GCC 12's plain ones
+// trip -Wmaybe-uninitialized in its own header, bug 105593.)
+inline void transpose16x16(__m512i r[16]) {
+    const __mmask16 all16 = 0xffff;
+    const __mmask8 all8 = 0xff;
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_maskz_unpacklo_epi32(all16, r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_maskz_unpackhi_epi32(all16, r[2 * i], r[2 * i + 1]);
+    }
+    __m512i u[16];  // u[4i + e], lane L = column 4L + e of rows 4i..4i+3
+    for (int i = 0; i < 4; i++) {
+        u[4 * i + 0] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int e = 0; e < 4; e++) {  // column 4L + e gathers lane L of u[e], u[4+e], u[8+e], u[12+e]
+        __m512i s0 = _mm512_maskz_shuffle_i32x4(all16, u[e], u[4 + e], 0x44);
+        __m512i s1 = _mm512_maskz_shuffle_i32x4(all16, u[e], u[4 + e], 0xEE);
+        __m512i s2 = _mm512_maskz_shuffle_i32x4(all16, u[8 + e], u[12 + e], 0x44);
+        __m512i s3 = _mm512_maskz_shuffle_i32x4(all16, u[8 + e], u[12 + e], 0xEE);
+        r[0 + e] = _mm512_maskz_shuffle_i32x4(all16, s0, s2, 0x88);
+        r[4 + e] = _mm512_maskz_shuffle_i32x4(all16, s0, s2, 0xDD);
+        r[8 + e] = _mm512_maskz_shuffle_i32x4(all16, s1, s3, 0x88);
+        r[12 + e] = _mm512_maskz_shuffle_i32x4(all16, s1, s3, 0xDD);
+    }
+}
+
+// Rows [r0, r1) of A's packed block from word q0 on (and the zero padding).
+inline void pack_A_rows_plain(uint32_t* dst, const float* src, long s_r, long s_k, int r0, int r1, int q0, int kc,
+                              int kw) {
+    const int kp = (kc + 1) / 2;
+    for (int r = r0; r < r1; r++)
+        for (int q = q0; q < kw; q++) {
+            uint32_t w = 0;
+            if (q < kp) {
+                const float* x = src + (long)r * s_r + (long)(2 * q) * s_k;
+                w = bf16_pair(x[0], 2 * q + 1 < kc ? x[s_k] : 0.0f);
+            }
+            dst[(size_t)r * kw + q] = w;
+        }
+}
+
+// A's block, rows × depth kc, as tile rows (the layout above); rows up to the
+// next multiple of MR are zero.
+inline void pack_A(void* dst_, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
+    uint32_t* dst = (uint32_t*)dst_;
+    const int rows_padded = (rows + MR - 1) / MR * MR;
+    const int qv = kc / 32 * 16;  // words whose both depths exist, in whole vectors
+    if (s_k == 1) {               // a row's depths adjacent (forward, dinp): 32 floats make 16 words
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < qv; q += 16)
+                _mm512_storeu_si512((__m512i*)(dst + (size_t)r * kw + q), avx512::bf16_pairs_contiguous(src + r * s_r + 2 * q));
+        pack_A_rows_plain(dst, src, s_r, s_k, 0, rows, qv, kc, kw);
+    } else if (s_r == 1) {        // rows adjacent (dweight's doutᵀ): 16 rows × 16 words at a time, transposed
+        const int rv = rows / 16 * 16;
+        for (int r0 = 0; r0 < rv; r0 += 16)
+            for (int q0 = 0; q0 < qv; q0 += 16) {
+                __m512i v[16];
+                for (int i = 0; i < 16; i++) {
+                    const float* s = src + (long)(2 * (q0 + i)) * s_k + r0;
+                    v[i] = avx512::bf16_pairs_of(_mm512_loadu_ps(s), _mm512_loadu_ps(s + s_k));
+                }
+                transpose16x16(v);
+                for (int r = 0; r < 16; r++) _mm512_storeu_si512((__m512i*)(dst + (size_t)(r0 + r) * kw + q0), v[r]);
+            }
+        pack_A_rows_plain(dst, src, s_r, s_k, 0, rv, qv, kc, kw);
+        pack_A_rows_plain(dst, src, s_r, s_k, rv, rows, 0, kc, kw);
+    } else {
+        pack_A_rows_plain(dst, src, s_r, s_k, 0, rows, 0, kc, kw);
+    }
+    memset(dst + (size_t)rows * kw, 0, (size_t)(rows_padded - rows) * kw * sizeof(uint32_t));
+}
+
+// Bm's 32-column pair panels, padded in depth to kw words.
+inline void pack_B(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
+    avx512::pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
+}
+
+// What the tiles compute, one TDPBF16PS at a time, in plain C++: for each 16
+// words of depth, every C tile adds A tile × B tile, each pair of depths as
+// the high product then the low one, fp32 rounding after each.
+inline void micro_emulated(int kw, const void* Ap_, const void* Bp_, float* c, long ldc, bool accumulate) {
+    const uint32_t* Ap = (const uint32_t*)Ap_;
+    const uint32_t* Bp = (const uint32_t*)Bp_;
+    float acc[MR][NR];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = accumulate ? c[i * ldc + j] : 0.0f;
+    for (int q0 = 0; q0 < kw; q0 += TILE_WORDS)
+        for (int i = 0; i < MR; i++)
+            for (int q = q0; q < q0 + TILE_WORDS; q++) {
+                const uint32_t a = Ap[(size_t)i * kw + q];
+                for (int j = 0; j < NR; j++) {
+                    const uint32_t b = Bp[(size_t)q * NR + j];
+                    acc[i][j] = fmaf(bf16_low(a), bf16_low(b), fmaf(bf16_high(a), bf16_high(b), acc[i][j]));
+                }
+            }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
+}
+
+inline const Kernels bf16_emulated = {"AMX bf16 tiles EMULATED in C++ (a test path: slow), 32x32 tiles", MR, NR,
+                                      true, TILE_WORDS, pack_A, pack_B, micro_emulated, nullptr, nullptr};
+
+}  // namespace amx
+}  // namespace gemm
+
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,amx-tile,amx-bf16")
+
+namespace gemm {
+namespace amx {
+
+// The tile palette every thread loads before its first tile instruction: all
+// eight tiles 16 rows × 64 bytes.
+struct alignas(64) TileConfig {
+    uint8_t palette_id;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];  // bytes per row of each tile
+    uint8_t rows[16];
+};
+
+inline void thread_begin() {
+    TileConfig cfg = {};
+    cfg.palette_id = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+inline void thread_end() { _tile_release(); }
+
+// One 32×32 tile of Cm from kw pair words of depth (a multiple of 16).
+inline void micro(int kw, const void* Ap_, const void* Bp_, float* c, long ldc, bool accumulate) {
+    const uint32_t* Ap = (const uint32_t*)Ap_;
+    const uint32_t* Bp = (const uint32_t*)Bp_;
+    const long sa = 4L * kw, sb = 4L * NR, sc = 4L * ldc;  // strides in bytes
+    if (accumulate) {
+        _tile_loadd(0, c, sc);
+        _tile_loadd(1, c + 16, sc);
+        _tile_loadd(2, c + 16 * ldc, sc);
+        _tile_loadd(3, c + 16 * ldc + 16, sc);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int q = 0; q < kw; q += TILE_WORDS) {
+        _tile_loadd(4, Ap + q, sa);                 // rows 0-15
+        _tile_loadd(5, Ap + 16 * (size_t)kw + q, sa);  // rows 16-31
+        _tile_loadd(6, Bp + (size_t)q * NR, sb);       // columns 0-15
+        _tile_loadd(7, Bp + (size_t)q * NR + 16, sb);  // columns 16-31
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, c, sc);
+    _tile_stored(1, c + 16, sc);
+    _tile_stored(2, c + 16 * ldc, sc);
+    _tile_stored(3, c + 16 * ldc + 16, sc);
+}
+
+inline const Kernels bf16 = {"AMX bf16 tiles (TDPBF16PS), 32x32 tiles", MR, NR, true, TILE_WORDS, pack_A, pack_B,
+                             micro, thread_begin, thread_end};
+
+}  // namespace amx
+}  // namespace gemm
+
+#pragma GCC pop_options
+#endif  // __x86_64__

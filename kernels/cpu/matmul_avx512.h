@@ -1,0 +1,210 @@
+// kernels/cpu/matmul_avx512.h: the GEMM's AVX-512 paths (part of matmul.h,
+// included by it), compiled for their ISA by the target pragmas below
+// whatever the build's -march, and run only where cpu_features() finds them.
+//   fp32:        MR×NR = 12×32, 24 zmm accumulators of the 32 registers
+//   avx512_bf16: the same tiles on vdpbf16ps, 32 multiply-adds an
+//                instruction where vfmadd231ps does 16; without the
+//                instruction bf16 runs the plain emulation on these tiles.
+// The bf16 packers here (pairs of fp32 rounded to bf16 in vector registers)
+// need only AVX-512F, and the AMX path packs with them too.
+#pragma once
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+
+namespace gemm {
+namespace avx512 {
+
+constexpr int MR = 12, NR = 32;
+
+// Writes a tile's 12×2 accumulators to c (row stride ldc), added to what is there with accumulate.
+inline void store_tile(__m512 (&acc)[MR][2], float* c, long ldc, bool accumulate) {
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        float* cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
+            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, acc[r][0]);
+        _mm512_storeu_ps(cr + 16, acc[r][1]);
+    }
+}
+
+// One 12×32 tile from kc values of depth.
+inline void micro_fp32(int kc, const void* Ap_, const void* Bp_, float* c, long ldc, bool accumulate) {
+    const float* Ap = (const float*)Ap_;
+    const float* Bp = (const float*)Bp_;
+    __m512 acc[MR][2];
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(Bp + k * NR);
+        __m512 b1 = _mm512_load_ps(Bp + k * NR + 16);
+        #pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(Ap[k * MR + r]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    store_tile(acc, c, ldc, accumulate);
+}
+
+// A's 12-row panels. A transposed operand (dweight's doutᵀ, s_r == 1): PACK_KB
+// source lines at a time dealt out to every full panel, 12 values a line and
+// panel by one masked load and store; the rest by the plain packer.
+inline void pack_A_fp32(void* dst_, const float* src, long s_r, long s_k, int rows, int kc, int) {
+    float* dst = (float*)dst_;
+    int p0 = 0;
+    if (s_r == 1 && rows >= MR) {
+        const __mmask16 mask = (__mmask16)((1u << MR) - 1);
+        const int full = rows / MR;
+        for (int k0 = 0; k0 < kc; k0 += PACK_KB) {
+            const int k1 = std::min(k0 + PACK_KB, kc);
+            for (int p = 0; p < full; p++) {
+                float* d = dst + (size_t)p * MR * kc;
+                const float* s = src + (long)k0 * s_k + p * MR;
+                for (int k = k0; k < k1; k++, s += s_k)
+                    _mm512_mask_storeu_ps(d + k * MR, mask, _mm512_maskz_loadu_ps(mask, s));
+            }
+        }
+        p0 = full;
+    }
+    for (int p = p0; p * MR < rows; p++)
+        plain::pack_panel_fp32(dst + (size_t)p * MR * kc, MR, src + (long)p * MR * s_r, s_r, s_k,
+                               std::min(MR, rows - p * MR), 0, kc);
+}
+
+inline void pack_B_fp32(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int) {
+    plain::pack_panels_fp32((float*)dst, NR, src, s_r, s_k, rows, kc);
+}
+
+// x >> 16 in every lane. The zero-masked form because GCC 12's plain
+// _mm512_srli_epi32 trips -Wmaybe-uninitialized in its own header (bug 105593).
+inline __m512i srl16(__m512i x) { return _mm512_maskz_srli_epi32((__mmask16)0xffff, x, 16); }
+// 16 lanes of fp32 rounded to bf16, the result in the high half of each lane
+// (the low half is garbage): bf16_bits(x) << 16, vectorised.
+inline __m512i bf16_round_high(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i odd = _mm512_and_si512(srl16(u), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+}
+// Pair words of two 16-float vectors: lane j = (lo[j], hi[j]).
+inline __m512i bf16_pairs_of(__m512 lo, __m512 hi) {
+    return _mm512_or_si512(srl16(bf16_round_high(lo)),
+                           _mm512_and_si512(bf16_round_high(hi), _mm512_set1_epi32((int)0xffff0000u)));
+}
+// Pair words of 32 consecutive floats: word t = (s[2t], s[2t+1]).
+inline __m512i bf16_pairs_contiguous(const float* s) {
+    const __m512i odd_halves = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33,
+                                                31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    return _mm512_permutex2var_epi16(bf16_round_high(_mm512_loadu_ps(s)), odd_halves,
+                                     bf16_round_high(_mm512_loadu_ps(s + 16)));
+}
+
+// Packs rows × depth kc into panels of `width` rows of pair words, kw words
+// deep (the layout in matmul_plain.h). Every vector path walks the source in
+// its memory order, one row or one line of depth at a time across all panels:
+// a walk down one panel with a stride of kilobytes would map every read to
+// the same L1 set. What they leave (tails, padding) is plain::pack_pairs_rest.
+inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
+    const int panels = (rows + width - 1) / width;
+    const size_t panel_words = (size_t)kw * width;
+    int pv = 0, qv = 0;  // panels [0, pv) × words [0, qv) are done by a vector path
+    if (s_k == 1) {
+        // pairs adjacent in memory: 32 floats of a row make 16 words, dealt out down its panel
+        qv = kc / 32 * 16;
+        pv = panels;
+        for (int r = 0; r < panels * width; r++) {
+            uint32_t* d = dst + (size_t)(r / width) * panel_words + r % width;
+            if (r >= rows) {
+                for (int q = 0; q < qv; q++) d[(size_t)q * width] = 0;
+                continue;
+            }
+            const float* sr = src + (long)r * s_r;
+            alignas(64) uint32_t w[16];
+            for (int q = 0; q < qv; q += 16) {
+                _mm512_store_si512((__m512i*)w, bf16_pairs_contiguous(sr + 2 * q));
+                for (int t = 0; t < 16; t++) d[(size_t)(q + t) * width] = w[t];
+            }
+        }
+    } else if (s_r == 1 && (width % 16 == 0 || width == 12)) {
+        // rows contiguous: two lines of depth make `width` words of each full panel
+        qv = kc / 2;
+        pv = rows / width;
+        const __mmask16 m12 = 0x0fff;
+        for (int q = 0; q < qv; q++) {
+            const float* s0 = src + (long)(2 * q) * s_k;
+            const float* s1 = s0 + s_k;
+            for (int p = 0; p < pv; p++) {
+                uint32_t* d = dst + (size_t)p * panel_words + (size_t)q * width;
+                const int r0 = p * width;
+                if (width == 12)
+                    _mm512_mask_storeu_epi32(d, m12, bf16_pairs_of(_mm512_maskz_loadu_ps(m12, s0 + r0),
+                                                                   _mm512_maskz_loadu_ps(m12, s1 + r0)));
+                else
+                    for (int r = 0; r < width; r += 16)
+                        _mm512_storeu_si512((__m512i*)(d + r), bf16_pairs_of(_mm512_loadu_ps(s0 + r0 + r),
+                                                                             _mm512_loadu_ps(s1 + r0 + r)));
+            }
+        }
+    }
+    plain::pack_pairs_rest(dst, width, src, s_r, s_k, rows, kc, kw, pv, qv);
+}
+
+inline void pack_A_bf16(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_pairs((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw);
+}
+inline void pack_B_bf16(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
+}
+
+inline const Kernels fp32 = {"AVX-512F FMA, 12x32 tiles", MR, NR, false, 1, pack_A_fp32, pack_B_fp32,
+                             micro_fp32, nullptr, nullptr};
+inline const Kernels bf16_emulated = {"bf16 emulated on AVX-512F (no avx512_bf16: slower than fp32), 12x32 tiles",
+                                      MR, NR, true, 1, pack_A_bf16, pack_B_bf16, plain::micro_bf16<MR, NR>,
+                                      nullptr, nullptr};
+
+}  // namespace avx512
+}  // namespace gemm
+
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma")
+
+namespace gemm {
+namespace avx512 {
+
+// One 12×32 tile from kw pair words of depth on vdpbf16ps, fp32 accumulators.
+inline void micro_bf16(int kw, const void* Ap_, const void* Bp_, float* c, long ldc, bool accumulate) {
+    const uint32_t* Ap = (const uint32_t*)Ap_;
+    const uint32_t* Bp = (const uint32_t*)Bp_;
+    __m512 acc[MR][2];
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+    for (int q = 0; q < kw; q++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512((const __m512i*)(Bp + q * NR));
+        __m512bh b1 = (__m512bh)_mm512_load_si512((const __m512i*)(Bp + q * NR + 16));
+        #pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[q * MR + r]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+        }
+    }
+    store_tile(acc, c, ldc, accumulate);
+}
+
+inline const Kernels bf16 = {"avx512_bf16 vdpbf16ps, 12x32 tiles", MR, NR, true, 1, pack_A_bf16, pack_B_bf16,
+                             micro_bf16, nullptr, nullptr};
+
+}  // namespace avx512
+}  // namespace gemm
+
+#pragma GCC pop_options
+#endif  // __x86_64__
