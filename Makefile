@@ -128,12 +128,10 @@ data: $(BUILD)/prepro
 # progress, val loss, bits/byte and a sample story (out/quickstart/).
 # Ten minutes of wall clock (--time): the lr schedule runs over the budget, then
 # the whole validation set is evaluated (val loss, bits/byte) and a story sampled.
-# --bf16 where vdpbf16ps is faster than fp32 FMAs (Zen 4: avx512_bf16 without AMX);
-# the Xeons with AMX issue it at half rate (issue 11's measurements), so fp32 there.
-CPU_FLAGS        := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
-QUICKSTART_BF16  := $(if $(filter avx512_bf16,$(CPU_FLAGS)),$(if $(filter amx_bf16,$(CPU_FLAGS)),,--bf16),)
+# The matmuls' precision is the trainer's --precision auto: bf16 where this
+# CPU's bf16 path beats fp32 (AMX tiles; Zen 4's vdpbf16ps), fp32 elsewhere.
 QUICKSTART_FLAGS ?= --model llama-5M -b 16 -t 256 --time 10m -l 2e-3 -u 30 --schedule wsd --decay-frac 0.3 \
-                    -v 0 -s 0 -g 150 -n 0 $(QUICKSTART_BF16) \
+                    -v 0 -s 0 -g 150 -n 0 \
                     -o out/quickstart
 quickstart: all data
 	./train_llama $(QUICKSTART_FLAGS)

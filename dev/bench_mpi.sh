@@ -5,11 +5,12 @@
 # The README's data-parallel table and its projection come from this.
 #
 #   make all mpi data && bash dev/bench_mpi.sh        # STEPS=12 (the first step is not timed)
+#   PRECISION=auto bash dev/bench_mpi.sh               # the trainers' default precision (fp32 here by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-12}
 MODEL=${MODEL:---model llama-5M -b 16 -t 256}
-FLAGS="$MODEL -x $STEPS -v 0 -s 0 -g 0 -n 0 --seed 1337 ${EXTRA:-}"
+FLAGS="$MODEL -x $STEPS -v 0 -s 0 -g 0 -n 0 --seed 1337 --precision ${PRECISION:-fp32} ${EXTRA:-}"
 OUT=$(mktemp -d /tmp/bench_mpi.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 export OMP_WAIT_POLICY=passive

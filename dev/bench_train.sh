@@ -2,7 +2,8 @@
 # Times whole training steps for named configs and prints, per run, the
 # median ms/step over the timed steps, tok/s and MFU against the measured
 # peak of this machine on the same thread count: build/bench_peak's FMA probe
-# for fp32 runs, its vdpbf16ps probe for --bf16 runs (so a bf16 MFU says how
+# for fp32 runs, its bf16 probe (vdpbf16ps, or AMX tiles where the GEMM uses
+# them) for --bf16 runs (so a bf16 MFU says how
 # much of the bf16 peak the step reaches). The first STEPS_SKIP steps
 # (allocation, page faults, caches) are not counted.
 #
@@ -53,8 +54,8 @@ run() {
     shift 3
     local prec
     for prec in $PRECISIONS; do
-        local flag="" probe=--gflops
-        [ "$prec" = bf16 ] && { flag=--bf16; probe=--gflops-bf16; }
+        local flag="--precision fp32" probe=--gflops  # explicit: the trainers' default is auto
+        [ "$prec" = bf16 ] && { flag="--precision bf16"; probe=--gflops-bf16; }
         local peak load
         peak_of $probe "$nth"
         peak=$PEAK
