@@ -819,6 +819,12 @@ static LlamaConfig resolve_model_config(const ModelOptions& mo, const TrainerOpt
     return config;
 }
 
+// The startup line naming the model (train_llama.cu prints it too).
+static void print_model(const LlamaConfig& c, size_t num_params) {
+    printf("model: vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d, %s head, %.2fM parameters\n",
+           c.V, c.C, c.L, c.NH, c.NKV, c.H, c.maxT, c.tied ? "tied" : "untied", num_params / 1e6);
+}
+
 #ifndef TRAIN_LLAMA_NO_MAIN
 // ----------------------------------------------------------------------------
 // Command line and main loop
@@ -895,9 +901,7 @@ int main(int argc, char** argv) {
     // --- what this run is
     Run run = run_make(o, bp, dist, start_step, prior_s, llama_flops_per_token(config, T) * bp.total_batch,
                        run_threads());
-    printf("model: vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d, %s head, %.2fM parameters\n",
-           config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT, config.tied ? "tied" : "untied",
-           model.num_params / 1e6);
+    print_model(config, model.num_params);
     print_run_plan(run, data);
     print_mfu_basis(run);
     if (bf16) printf("matmuls: %s\n", gemm::bf16_description());
