@@ -230,7 +230,7 @@ inline void run_finish(Run* run, int step, const char* comm, bool with_mfu) {
         printf("done: %d steps, average %.0f ms/step, %.0f tok/s%s\n", step - run->start_step, avg_ms,
                run->bp.total_batch / (avg_ms / 1e3), mfu.c_str());
     }
-    if (dist.world > 1)
-        printf("communication: %.1f ms/step on rank 0 (%s)\n", dist.comm_ms / (o.max_steps - run->start_step), comm);
+    if (dist.world > 1 && step > run->start_step)  // per step run here: -x is no step count under --time
+        printf("communication: %.1f ms/step on rank 0 (%s)\n", dist.comm_ms / (step - run->start_step), comm);
     logger_close(&run->log);
 }
