@@ -7,6 +7,7 @@
 // backward, update, evaluate, generate, save) stay in each trainer's main,
 // which calls these between them: parse, build, load, loop, finish.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
