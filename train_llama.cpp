@@ -43,6 +43,7 @@
 #include "common/report.h"
 #include "common/report_html.h"
 #include "common/rng.h"
+#include "common/run.h"
 #include "common/safetensors.h"
 #include "common/sampler.h"
 #include "common/trainer.h"
@@ -818,6 +819,12 @@ static LlamaConfig resolve_model_config(const ModelOptions& mo, const TrainerOpt
     return config;
 }
 
+// The startup line naming the model (train_llama.cu prints it too).
+static void print_model(const LlamaConfig& c, size_t num_params) {
+    printf("model: vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d, %s head, %.2fM parameters\n",
+           c.V, c.C, c.L, c.NH, c.NKV, c.H, c.maxT, c.tied ? "tied" : "untied", num_params / 1e6);
+}
+
 #ifndef TRAIN_LLAMA_NO_MAIN
 // ----------------------------------------------------------------------------
 // Command line and main loop
@@ -859,12 +866,8 @@ int main(int argc, char** argv) {
 
     // --- output dir (rank 0 writes everything), tokenizer, data
     if (dist_root(dist)) ensure_writable_dir(o.out_dir.c_str());
-    Tokenizer tok;
-    bool have_tok = load_training_tokenizer(&tok, o, arg_was_set(specs, "--tokenizer"), config.V);
-    DataLoader train, val;
-    dataloader_init(&train, o.train_glob, B, T, config.V, true, (uint64_t)o.seed, "train data");
-    dataloader_init(&val, o.val_glob, B, T, config.V, false, 0, "val data");
-    int val_batches = std::min<int>(o.val_batches, (int)(val.windows.size() / B));
+    TrainData data;
+    train_data_open(&data, o, specs, config.V, bp);
 
     // --- model: fresh, or from the checkpoint
     Llama model;
@@ -873,7 +876,7 @@ int main(int argc, char** argv) {
     model.pruner.config = prune;
     dist_shard(&dist, model.param_sizes, NUM_PARAM_TENSORS);
     model.dist = &dist;
-    Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);
+    Rng rng = sampling_rng(o);
     int start_step = 0;
     double prior_s = 0;  // training time the checkpoint had used (--time)
     if (!o.load.empty()) {
@@ -887,119 +890,80 @@ int main(int argc, char** argv) {
             printf("initialised parameters from llama2.c model %s (no optimizer state: starting at step 0)\n",
                    o.load.c_str());
         } else if (llama_load_checkpoint(&model, o.load, &st)) {
-            restore_train_state(st, o.load, &train, &rng);
-            start_step = (int)st.step;
-            prior_s = st.elapsed_s;
-            printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
+            start_step = resume_run(st, o, &data.train, &rng, &prior_s);
         } else {
-            printf("initialised parameters from %s (no optimizer state: starting at step 0)\n", o.load.c_str());
+            print_params_only(o.load);
         }
-        if (start_step >= o.max_steps) die("checkpoint %s is at step %d, -x is %d: nothing to do", o.load.c_str(), start_step, o.max_steps);
+        check_steps_left(o, start_step);
     } else {
         llama_init_params(&model, (uint64_t)o.seed);
     }
 
-    int threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
-    double flops_per_step = llama_flops_per_token(config, T) * bp.total_batch;
-    printf("model: vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d, %s head, %.2fM parameters\n",
-           config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT, config.tied ? "tied" : "untied",
-           model.num_params / 1e6);
-    printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n", train.num_tokens,
-           train.paths.size(), train.windows.size(), val.num_tokens, val_batches);
-    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %s | %d threads\n",
-           B, T, bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
-           steps_text(o).c_str(), threads);
-    printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
+    // --- what this run is
+    Run run = run_make(o, bp, dist, start_step, prior_s, llama_flops_per_token(config, T) * bp.total_batch,
+                       run_threads());
+    print_model(config, model.num_params);
+    print_run_plan(run, data);
+    print_mfu_basis(run);
     printf("matmuls: %s\n", describe_precision(precision, bf16).c_str());
-    if (dist.world > 1)
-        printf("data parallel: %s, %d of the B=%d rows each; ZeRO-1: AdamW state %.1f MB per rank (%.1f MB in all)\n",
-               dist_describe(dist), Bl, B, 2.0 * dist_shard_size(dist) * sizeof(float) / 1e6,
-               2.0 * model.num_params * sizeof(float) / 1e6);
+    print_data_parallel(run, model.num_params, dist_describe(dist), "rank");
     prune_banner(model.pruner, start_step);
-
-    Logger log;
-    if (dist_root(dist)) logger_open(&log, o.out_dir);  // rank 0 writes everything
     char shape[160];
     snprintf(shape, sizeof shape, "V=%d C=%d L=%d NH=%d NKV=%d H=%d maxT=%d", config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT);
-    report_config(&log, "train_llama", specs,
-                  {{"shape", json_string(shape)}, {"params", std::to_string(model.num_params)},
-                   {"tokens_per_step", std::to_string(bp.total_batch)}, {"start_step", std::to_string(start_step)},
-                   {"threads", std::to_string(threads)}, {"prior_time_s", fmt("%.3f", prior_s)}});
-    std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
-    double total_ms = 0.0;
-    int timed_steps = 0;
-    TimeBudget budget = time_budget_start(o, start_step, prior_s);
-    int last_saved = -1;
+    run_start(&run, "train_llama", specs, shape, model.num_params);
 
     auto evaluate = [&](int step) {
-        EvalResult r = llama_evaluate(&model, &val, val_batches, have_tok ? &tok : nullptr);
-        report_eval(&log, step, r.loss, r.bpb);
+        EvalResult r = llama_evaluate(&model, &data.val, data.val_batches, train_data_tokenizer(data));
+        report_eval(&run.log, step, r.loss, r.bpb);
     };
     auto sample = [&](int step) {
-        if (!have_tok) return;
-        std::string text = llama_generate(&model, tok, o.gen_tokens, o.temperature, o.top_k, &rng);
-        report_sample(&log, step, text, o.temperature, o.top_k);
+        if (!data.have_tok) return;
+        std::string text = llama_generate(&model, data.tok, o.gen_tokens, o.temperature, o.top_k, &rng);
+        report_sample(&run.log, step, text, o.temperature, o.top_k);
     };
     auto save = [&](int step) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
-        llama_save_checkpoint(&model, path, make_train_state(step, rng, train, time_budget_checkpoint_s(budget)));
-        last_ckpt = path;
-        last_saved = step;
-        if (dist_root(dist)) report_write(o.out_dir);
-        printf("checkpoint: %s\n", path);
+        std::string path = run_file(run, "ckpt", step);
+        llama_save_checkpoint(&model, path, run_train_state(run, step, rng, data.train));
+        run_saved(&run, step, path);
     };
 
+    // --- the loop: forward and backward over the micro-batches, then one update
     int step = start_step;
-    for (; step < time_budget_steps(&budget, &o.sched, step, &dist); step++) {
-        if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
-        if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
+    for (; step < run_total_steps(&run, &o.sched, step); step++) {
+        if (run_eval_due(run, step)) evaluate(step);
+        if (run_sample_due(run, step)) sample(step);
         model.prof.on = profile;  // evaluation and sampling are not part of the profile
 
-        double t0 = now_ms();
+        run_step_start(&run);
         llama_zero_grad(&model);
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
-            dataloader_next_batch(&train);
-            float l = llama_forward(&model, train.inputs.data() + row0, train.targets.data() + row0, Bl, T);
-            if (!std::isfinite(l))
-                die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
+            dataloader_next_batch(&data.train);
+            float l = llama_forward(&model, data.train.inputs.data() + row0, data.train.targets.data() + row0, Bl, T);
+            run_check_finite(run, step, "loss", l);
             loss += l / bp.accum;
             llama_backward(&model, Bl, T, 1.0f / (bp.accum * dist.world));  // the ranks' gradients are summed
         }
         loss = dist_sum(dist, loss) / dist.world;
         float lr = schedule_lr(o.sched, step);
         float norm = llama_update(&model, lr, o.opt);
-        if (!std::isfinite(norm))
-            die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
-        prune_step_done(&model.pruner, step + 1, model.params_memory, model.m_memory, model.v_memory, &log);
-        double ms = now_ms() - t0;
-        if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
-        if (step == start_step) prof_reset(&model.prof);
+        run_check_finite(run, step, "gradient norm", norm);
+        prune_step_done(&model.pruner, step + 1, model.params_memory, model.m_memory, model.v_memory, &run.log);
+        run_step_done(&run, step, loss, lr, norm);
+        if (step == start_step) prof_reset(&model.prof);  // the first step pays for allocation
         else model.prof.steps++;
         model.prof.on = false;
-        report_step(&log, StepStats{step + 1, budget.total, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
-                                    bp.total_batch, flops_per_step, o.peak_gflops, time_budget_elapsed(budget)});
-        if (o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) save(step + 1);
+        if (run_ckpt_due(run, step + 1)) save(step + 1);
     }
-    if (last_saved != step) save(step);
-    val_batches = final_val_batches(budget, val, val_batches);
+
+    // --- finish: the last checkpoint, evaluation and sample
+    if (run.last_saved != step) save(step);
+    data.val_batches = final_val_batches(run.budget, data.val, data.val_batches);
     evaluate(step);
     sample(step);
-    prune_summary(model.pruner, step, &log);
+    prune_summary(model.pruner, step, &run.log);
     if (profile) prof_print(model.prof);
-    if (dist_root(dist)) report_write(o.out_dir);
-    printf("report: %s/report.html\n", o.out_dir.c_str());
-    if (timed_steps)
-        printf("done: %d steps, average %.0f ms/step, %.0f tok/s\n", step - start_step, total_ms / timed_steps,
-               bp.total_batch / (total_ms / timed_steps / 1e3));
-    if (dist.world > 1)
-        printf("communication: %.1f ms/step on rank 0 (gradient all-reduce and parameter all-gather)\n",
-               dist.comm_ms / (o.max_steps - start_step));
-    logger_close(&log);
+    run_finish(&run, step, "gradient all-reduce and parameter all-gather", false);
     llama_free(&model);
     dist_finalize(dist);
     return 0;

@@ -622,29 +622,15 @@ static const char* SUMMARY =
     "Model presets: --model llama-5M (4.98M params) or llama-1M; shape flags override the preset.\n"
     "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one.";
 
-// Tokenizer and data, as the CPU trainer sets them up.
-struct RunData {
-    Tokenizer tok;
-    bool have_tok = false;
-    DataLoader train, val;
-    int val_batches = 0;
-};
-
-static void setup_data(RunData* d, const TrainerOptions& o, const std::vector<ArgSpec>& specs,
-                       const LlamaConfig& config, const BatchPlan& bp) {
-    d->have_tok = load_training_tokenizer(&d->tok, o, arg_was_set(specs, "--tokenizer"), config.V);
-    dataloader_init(&d->train, o.train_glob, bp.B, bp.T, config.V, true, (uint64_t)o.seed, "train data");
-    dataloader_init(&d->val, o.val_glob, bp.B, bp.T, config.V, false, 0, "val data");
-    d->val_batches = std::min<int>(o.val_batches, (int)(d->val.windows.size() / bp.B));
-}
-
 template <typename floatX>
 static void train(const TrainerOptions& o, const std::vector<ArgSpec>& specs, const LlamaConfig& config,
-                  const BatchPlan& bp, const GpuOptions& go, RunData* d, Dist* dist, NcclComm nccl) {
+                  const BatchPlan& bp, const GpuOptions& go, TrainData* d, Dist* dist, NcclComm nccl) {
     const int B = bp.B, T = bp.T;
     // with several GPUs this rank trains on rows [row0, row0 + Bl) of every batch
     const int Bl = dist_rows(*dist, B);
     const size_t row0 = (size_t)dist->rank * Bl * T;
+
+    // --- model: fresh, or from the checkpoint
     LlamaGpu<floatX> model;
     gpu_build(&model, config, go.attn_simple, dist);
 #ifdef USE_NCCL
@@ -652,80 +638,53 @@ static void train(const TrainerOptions& o, const std::vector<ArgSpec>& specs, co
 #else
     (void)nccl;
 #endif
-    Rng rng = rng_make((uint64_t)o.seed ^ 0x5DEECE66Dull);  // the CPU trainer's sampling stream
+    Rng rng = sampling_rng(o);  // the CPU trainer's sampling stream
     int start_step = 0;
     double prior_s = 0;  // training time the checkpoint had used (--time)
     if (!o.load.empty()) {
         TrainState st;
-        if (gpu_load_checkpoint(&model, o.load, &st)) {
-            restore_train_state(st, o.load, &d->train, &rng);
-            start_step = (int)st.step;
-            prior_s = st.elapsed_s;
-            printf("resumed from %s at step %d\n", o.load.c_str(), start_step);
-        } else {
-            printf("initialised parameters from %s (no optimizer state: starting at step 0)\n", o.load.c_str());
-        }
-        if (start_step >= o.max_steps) die("checkpoint %s is at step %d, -x is %d: nothing to do", o.load.c_str(), start_step, o.max_steps);
+        if (gpu_load_checkpoint(&model, o.load, &st)) start_step = resume_run(st, o, &d->train, &rng, &prior_s);
+        else print_params_only(o.load);
+        check_steps_left(o, start_step);
     } else {
         llama_init_params(&model.host, (uint64_t)o.seed);  // on the host: the CPU trainer's exact init
         gpu_upload_params(&model);
     }
 
-    double flops_per_step = llama_flops_per_token(config, T) * bp.total_batch;
-    printf("model: vocab %d, dim %d, layers %d, heads %d, kv-heads %d, hidden %d, seq-len %d, %s head, %.2fM parameters\n",
-           config.V, config.C, config.L, config.NH, config.NKV, config.H, config.maxT, config.tied ? "tied" : "untied",
-           model.num_params / 1e6);
-    printf("train: %zu tokens in %zu shard(s), %zu windows | val: %zu tokens, %d batches per eval\n",
-           d->train.num_tokens, d->train.paths.size(), d->train.windows.size(), d->val.num_tokens, d->val_batches);
-    printf("batch: B=%d T=%d, %d micro-step(s) per step = %d tokens | lr %g warmup %d %s to %g | %s\n", B, T,
-           bp.accum, bp.total_batch, o.sched.lr, o.warmup, o.sched.kind.c_str(), o.sched.lr * o.sched.final_frac,
-           steps_text(o).c_str());
+    // --- what this run is (threads 0: no CPU threads to report)
+    Run run = run_make(o, bp, *dist, start_step, prior_s, llama_flops_per_token(config, T) * bp.total_batch, 0);
+    print_model(config, model.num_params);
+    print_run_plan(run, *d);
     printf("precision: %s compute, fp32 master weights and AdamW state | attention: %s\n", dtype_name<floatX>(),
            !is_fp32((floatX*)nullptr) && !go.attn_simple ? "tensor cores (WMMA)" : "plain CUDA cores");
-    printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", o.peak_gflops, flops_per_step / 1e9);
-    if (dist->world > 1)
-        printf("data parallel: %d GPUs (NCCL), %d of the B=%d rows each; ZeRO-1: AdamW state %.1f MB per GPU (%.1f MB "
-               "in all)\n", dist->world, Bl, B, 2.0 * dist_shard_size(*dist) * sizeof(float) / 1e6,
-               2.0 * model.num_params * sizeof(float) / 1e6);
-
-    Logger log;
-    if (dist_root(*dist)) logger_open(&log, o.out_dir);  // rank 0 writes everything
-    report_config(&log, "train_llama_cu", specs, {{"params", std::to_string(model.num_params)},
-                                               {"tokens_per_step", std::to_string(bp.total_batch)},
-                                               {"start_step", std::to_string(start_step)},
-                                               {"prior_time_s", fmt("%.3f", prior_s)}});
-    std::string last_ckpt = o.load.empty() ? "(none)" : o.load;
-    double total_ms = 0.0;
-    int timed_steps = 0;
+    print_mfu_basis(run);
+    std::string gpus = std::to_string(dist->world) + " GPUs (NCCL)";
+    print_data_parallel(run, model.num_params, gpus.c_str(), "GPU");
+    run_start(&run, "train_llama_cu", specs, "", model.num_params);
     Schedule sched = o.sched;  // --time points its max_steps at the running estimate
-    TimeBudget budget = time_budget_start(o, start_step, prior_s);
-    int last_saved = -1;
 
     auto evaluate = [&](int step) {
-        EvalResult r = gpu_evaluate(&model, &d->val, d->val_batches, d->have_tok ? &d->tok : nullptr);
-        report_eval(&log, step, r.loss, r.bpb);
+        EvalResult r = gpu_evaluate(&model, &d->val, d->val_batches, train_data_tokenizer(*d));
+        report_eval(&run.log, step, r.loss, r.bpb);
     };
     auto sample = [&](int step) {
         if (!d->have_tok) return;
         std::string text = gpu_generate(&model, d->tok, o.gen_tokens, o.temperature, o.top_k, &rng);
-        report_sample(&log, step, text, o.temperature, o.top_k);
+        report_sample(&run.log, step, text, o.temperature, o.top_k);
     };
     auto save = [&](int step) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/ckpt_%06d.bin", o.out_dir.c_str(), step);
-        gpu_save_checkpoint(&model, path, make_train_state(step, rng, d->train, time_budget_checkpoint_s(budget)));
-        last_ckpt = path;
-        last_saved = step;
-        if (dist_root(*dist)) report_write(o.out_dir);
-        printf("checkpoint: %s\n", path);
+        std::string path = run_file(run, "ckpt", step);
+        gpu_save_checkpoint(&model, path, run_train_state(run, step, rng, d->train));
+        run_saved(&run, step, path);
     };
 
+    // --- the loop: forward, classifier and backward over the micro-batches, then one update
     int step = start_step;
-    for (; step < time_budget_steps(&budget, &sched, step, dist); step++) {
-        if (o.val_every > 0 && step % o.val_every == 0) evaluate(step);
-        if (o.sample_every > 0 && step > 0 && step % o.sample_every == 0) sample(step);
+    for (; step < run_total_steps(&run, &sched, step); step++) {
+        if (run_eval_due(run, step)) evaluate(step);
+        if (run_sample_due(run, step)) sample(step);
 
-        double t0 = now_ms();
+        run_step_start(&run);
         gpu_zero_grad(&model);
         double loss = 0.0;
         for (int micro = 0; micro < bp.accum; micro++) {
@@ -734,35 +693,23 @@ static void train(const TrainerOptions& o, const std::vector<ArgSpec>& specs, co
             gpu_classifier(&model, Bl, T, 1.0f / (bp.accum * dist->world));  // the ranks' gradients are summed
             gpu_backward(&model, Bl, T);
             float l = (float)(gpu_loss_sum(&model, Bl, T) / ((size_t)Bl * T));
-            if (!std::isfinite(l))
-                die("step %d: loss is %f; stopping. The last good checkpoint is %s", step + 1, l, last_ckpt.c_str());
+            run_check_finite(run, step, "loss", l);
             loss += l / bp.accum;
         }
         loss = dist_sum(*dist, loss) / dist->world;
         float lr = schedule_lr(sched, step);
         float norm = gpu_update(&model, lr, o.opt);  // reads the norm back: the step is done on the device
-        if (!std::isfinite(norm))
-            die("step %d: gradient norm is %f; stopping. The last good checkpoint is %s", step + 1, norm, last_ckpt.c_str());
-        double ms = now_ms() - t0;
-        if (step > start_step) { total_ms += ms; timed_steps++; }  // the first step pays for allocation
-        report_step(&log, StepStats{step + 1, budget.total, loss, lr, norm, ms, timed_steps ? total_ms / timed_steps : ms,
-                                    bp.total_batch, flops_per_step, o.peak_gflops, time_budget_elapsed(budget)});
-        if (o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) save(step + 1);
+        run_check_finite(run, step, "gradient norm", norm);
+        run_step_done(&run, step, loss, lr, norm);
+        if (run_ckpt_due(run, step + 1)) save(step + 1);
     }
-    if (last_saved != step) save(step);
-    d->val_batches = final_val_batches(budget, d->val, d->val_batches);
+
+    // --- finish: the last checkpoint, evaluation and sample
+    if (run.last_saved != step) save(step);
+    d->val_batches = final_val_batches(run.budget, d->val, d->val_batches);
     evaluate(step);
     sample(step);
-    if (dist_root(*dist)) report_write(o.out_dir);
-    printf("report: %s/report.html\n", o.out_dir.c_str());
-    if (timed_steps)
-        printf("done: %d steps, average %.0f ms/step, %.0f tok/s, MFU %.1f%%\n", step - start_step,
-               total_ms / timed_steps, bp.total_batch / (total_ms / timed_steps / 1e3),
-               100.0 * flops_per_step / (total_ms / timed_steps / 1e3) / (o.peak_gflops * 1e9));
-    if (dist->world > 1)
-        printf("communication: %.1f ms/step on rank 0 (ncclAllReduce of the gradients, ncclAllGather of the weights)\n",
-               dist->comm_ms / (o.max_steps - start_step));
-    logger_close(&log);
+    run_finish(&run, step, "ncclAllReduce of the gradients, ncclAllGather of the weights", true);
     gpu_free(&model);
 }
 
@@ -818,8 +765,8 @@ int main(int argc, char** argv) {
     BatchPlan bp = resolve_batch(&o, config.maxT);
     resolve_time_budget(&o, specs);
     if (dist_root(dist)) ensure_writable_dir(o.out_dir.c_str());
-    RunData d;
-    setup_data(&d, o, specs, config, bp);
+    TrainData d;
+    train_data_open(&d, o, specs, config.V, bp);
     if (go.fp32) train<float>(o, specs, config, bp, go, &d, &dist, nccl);
     else train<bf16>(o, specs, config, bp, go, &d, &dist, nccl);
 #ifdef USE_NCCL
