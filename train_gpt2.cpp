@@ -622,7 +622,9 @@ static const char* SUMMARY =
     "Trains GPT-2 on the CPU from llm.c token shards, e.g. from build/prepro --gpt2 (see README.md).\n"
     "Model presets: --model gpt2-124M (124.5M params) or gpt2-tiny (tests); shape flags override the preset.\n"
     "-e FILE initialises from llm.c's model file (gpt2_124M.bin) or resumes from one of our checkpoints.\n"
-    "Checkpoints are written as ckpt_NNNNNN.bin (ours, with optimizer state) and model_NNNNNN.bin (llm.c's).";
+    "Checkpoints are written as ckpt_NNNNNN.bin (ours, with optimizer state) and model_NNNNNN.bin (llm.c's).\n"
+    "LLM_ISA=plain|avx2|avx512|avx512_bf16|amx in the environment forces the GEMM's instruction set (default: the best\n"
+    "this CPU has; the banner's matmuls: line says which).";
 
 // Shape from the preset, overridden by explicit shape flags.
 static GPT2Config resolve_config(const ModelOptions& o, const std::vector<ArgSpec>& specs) {

@@ -834,7 +834,9 @@ static const char* SUMMARY =
     "Model presets: --model llama-5M (4.98M params) or llama-1M; shape flags override the preset.\n"
     "-e FILE resumes from a checkpoint with optimizer state, or initialises from a parameters-only one\n"
     "or from a llama2.c model file (run.c's format; its token ids, so tokenise the data with its vocabulary);\n"
-    "-e DIR initialises from a Hugging Face LlamaForCausalLM directory (config.json + model.safetensors).";
+    "-e DIR initialises from a Hugging Face LlamaForCausalLM directory (config.json + model.safetensors).\n"
+    "LLM_ISA=plain|avx2|avx512|avx512_bf16|amx in the environment forces the GEMM's instruction set (default: the best\n"
+    "this CPU has; the banner's matmuls: line says which).";
 
 int main(int argc, char** argv) {
     Dist dist;  // one process, or this rank of an MPI run (common/dist.h)
