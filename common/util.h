@@ -12,6 +12,7 @@
 #include <mpi.h>
 #endif
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdint>
@@ -26,9 +27,10 @@
 // stops every rank: one rank's missing file must not leave the others
 // waiting forever in a collective.
 [[noreturn]] inline void die(const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
     fflush(stdout);
+    // The whole line goes out in one write: stderr is unbuffered, and under
+    // mpirun a prefix written alone can be interleaved with another rank's output.
+    char prefix[64] = "error: ";
 #ifdef USE_MPI
     int mpi_on = 0, mpi_off = 0, rank = 0, world = 1;
     MPI_Initialized(&mpi_on);
@@ -36,16 +38,19 @@
     if (mpi_on && !mpi_off) {
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
         MPI_Comm_size(MPI_COMM_WORLD, &world);
-        fprintf(stderr, "error (rank %d of %d): ", rank, world);
-    } else {
-        fprintf(stderr, "error: ");
+        snprintf(prefix, sizeof prefix, "error (rank %d of %d): ", rank, world);
     }
-#else
-    fprintf(stderr, "error: ");
 #endif
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    char line[4096];
+    size_t n = strlen(prefix);
+    memcpy(line, prefix, n);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
     va_end(ap);
+    n = m < 0 ? n : std::min(sizeof line - 2, n + (size_t)m);
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
 #ifdef USE_MPI
     if (mpi_on && !mpi_off && world > 1) {
         fflush(stderr);
