@@ -55,16 +55,22 @@ inline void gguf_add_vector(GgufWriter* w, const std::string& name, const float*
     gguf_add_tensor(w, name, {n}, GGML_TYPE_F32, data);
 }
 
+// The general.* keys every model file starts with; arch is llama.cpp's
+// architecture name, which also prefixes the model's own keys.
+inline void gguf_add_general(GgufWriter* w, const std::string& arch, bool f16) {
+    gguf_add_string(w, "general.architecture", arch);
+    gguf_add_string(w, "general.name", "llm.cpp " + arch);
+    gguf_add_u32(w, "general.alignment", GGUF_ALIGNMENT);
+    gguf_add_u32(w, "general.file_type", f16 ? GGUF_FILE_TYPE_MOSTLY_F16 : GGUF_FILE_TYPE_ALL_F32);
+}
+
 // Our Llama blob → llama.cpp's `llama` tensors: wqkv's rows split into attn_q,
 // attn_k, attn_v; w13's into ffn_gate (w1) and ffn_up (w3); w2 is ffn_down.
 inline void gguf_add_llama(GgufWriter* w, const llama::Llama& m, bool f16) {
     const llama::LlamaConfig& c = m.config;
     const size_t V = c.V, C = c.C, NH = c.NH, NKV = c.NKV, H = c.H, HS = C / NH, QKV = (NH + 2 * NKV) * HS;
     const llama::ParameterTensors& p = m.params;
-    gguf_add_string(w, "general.architecture", "llama");
-    gguf_add_string(w, "general.name", "llm.cpp llama");
-    gguf_add_u32(w, "general.alignment", GGUF_ALIGNMENT);
-    gguf_add_u32(w, "general.file_type", f16 ? GGUF_FILE_TYPE_MOSTLY_F16 : GGUF_FILE_TYPE_ALL_F32);
+    gguf_add_general(w, "llama", f16);
     gguf_add_u32(w, "llama.context_length", (uint32_t)c.maxT);
     gguf_add_u32(w, "llama.embedding_length", (uint32_t)C);
     gguf_add_u32(w, "llama.block_count", (uint32_t)c.L);
@@ -103,10 +109,7 @@ inline void gguf_add_gpt2(GgufWriter* w, const gpt2::GPT2& m, bool f16) {
     const gpt2::GPT2Config& c = m.config;
     const size_t V = c.V, C = c.C;
     const gpt2::ParameterTensors& p = m.params;
-    gguf_add_string(w, "general.architecture", "gpt2");
-    gguf_add_string(w, "general.name", "llm.cpp gpt2");
-    gguf_add_u32(w, "general.alignment", GGUF_ALIGNMENT);
-    gguf_add_u32(w, "general.file_type", f16 ? GGUF_FILE_TYPE_MOSTLY_F16 : GGUF_FILE_TYPE_ALL_F32);
+    gguf_add_general(w, "gpt2", f16);
     gguf_add_u32(w, "gpt2.context_length", (uint32_t)c.maxT);
     gguf_add_u32(w, "gpt2.embedding_length", (uint32_t)C);
     gguf_add_u32(w, "gpt2.block_count", (uint32_t)c.L);
