@@ -693,10 +693,14 @@ TEST_CASE("export refuses what the targets cannot hold, bad checkpoints and unwr
     TempDir tmp;
     std::string tok_path = tmp / "tok.bin";
     tokenizer_save(small_tok(), tok_path);
-    llama::Llama m;
-    make_llama(&m, tiny_llama_config(true), tmp / "ckpt.bin");
-    llama::llama_free(&m);
+    // a checkpoint of a tiny Llama (the tied one, or one setting changed)
+    auto save_llama_with = [&](const llama::LlamaConfig& c, const std::string& path) {
+        llama::Llama m;
+        make_llama(&m, c, path);
+        llama::llama_free(&m);
+    };
     std::string ckpt = tmp / "ckpt.bin";
+    save_llama_with(tiny_llama_config(true), ckpt);
 
     SECTION("GPT-2 into llama2c") {
         gpt2::GPT2 g;
@@ -709,9 +713,7 @@ TEST_CASE("export refuses what the targets cannot hold, bad checkpoints and unwr
     SECTION("rope theta run.c does not use") {
         llama::LlamaConfig c = tiny_llama_config(true);
         c.rope_theta = 500000.0f;
-        llama::Llama m2;
-        make_llama(&m2, c, tmp / "theta.bin");
-        llama::llama_free(&m2);
+        save_llama_with(c, tmp / "theta.bin");
         std::string out = expect_failure(export_cmd(tmp / "theta.bin", tok_path, "-f llama2c -o " + (tmp / "x.bin")));
         CHECK(has(out, "the model's rope theta is 500000; run.c hard-codes 10000"));
         CHECK_FALSE(path_exists(tmp / "x.bin"));
@@ -724,9 +726,7 @@ TEST_CASE("export refuses what the targets cannot hold, bad checkpoints and unwr
     SECTION("norm eps run.c does not use") {
         llama::LlamaConfig c = tiny_llama_config(true);
         c.norm_eps = 1e-6f;
-        llama::Llama m2;
-        make_llama(&m2, c, tmp / "eps.bin");
-        llama::llama_free(&m2);
+        save_llama_with(c, tmp / "eps.bin");
         std::string out = expect_failure(export_cmd(tmp / "eps.bin", tok_path, "-f llama2c -o " + (tmp / "x.bin")));
         CHECK(has(out, "the model's norm eps is 1e-06; run.c hard-codes 1e-05"));
     }
@@ -734,18 +734,14 @@ TEST_CASE("export refuses what the targets cannot hold, bad checkpoints and unwr
         tokenizer_save(small_tok(258), tmp / "tok258.bin");  // 256 bytes, 1 merge, eot
         llama::LlamaConfig c = tiny_llama_config(true);
         c.V = 258;
-        llama::Llama m2;
-        make_llama(&m2, c, tmp / "v258.bin");
-        llama::llama_free(&m2);
+        save_llama_with(c, tmp / "v258.bin");
         std::string out = expect_failure(export_cmd(tmp / "v258.bin", tmp / "tok258.bin", "-f llama2c -o " + (tmp / "x.bin")));
         CHECK(has(out, "vocab_size 258 is below 259"));
     }
     SECTION("a tokenizer whose vocab is not the model's") {
         llama::LlamaConfig c = tiny_llama_config(true);
         c.V = 600;
-        llama::Llama m2;
-        make_llama(&m2, c, tmp / "v600.bin");
-        llama::llama_free(&m2);
+        save_llama_with(c, tmp / "v600.bin");
         std::string out = expect_failure(export_cmd(tmp / "v600.bin", tok_path, "-f gguf -o " + (tmp / "x.gguf")));
         CHECK(has(out, "has 512 tokens but the model's vocab is 600"));
         out = expect_failure(export_cmd(tmp / "v600.bin", tok_path, "-f llama2c -o " + (tmp / "x.bin")));
