@@ -49,6 +49,7 @@
 #include "common/trainer.h"
 #include "common/util.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/attention_bf16.h"
 #include "kernels/cpu/classifier.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/matmul.h"
@@ -318,7 +319,7 @@ struct Llama {
     float* rope_cos2 = nullptr;    // (maxT, HS): the same tables, one entry per float (rope_expand_tables)
     float* rope_sin2 = nullptr;
     bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
-    bool bf16 = false;             // matmuls on bf16-rounded operands, fp32 accumulation (--bf16)
+    bool bf16 = false;             // matmuls and attention's products on bf16 operands, fp32 accumulation
     Pruner pruner;                 // sparsity mask of the linear layers (--sparsity); empty mask = dense
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
@@ -456,7 +457,10 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         prof_lap(prof, "matmul qkv");
         rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");
-        attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS);
+        if (model->bf16)  // its products on the GEMM's bf16 kernels too
+            attention_forward_flash_bf16(atty, lse, qkv, B, T, NH, NKV, HS);
+        else
+            attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS);
         prof_lap(prof, "attention fwd");
         matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
         prof_lap(prof, "matmul wo");
@@ -551,7 +555,10 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         matmul_backward_set_dinp(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty,
                                  p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
         prof_lap(prof, "matmul wo");
-        attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS);
+        if (model->bf16)
+            attention_backward_flash_bf16(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS);
+        else
+            attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS);
         prof_lap(prof, "attention bwd");
         rope_backward_fast(gs.dqkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");

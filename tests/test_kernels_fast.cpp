@@ -26,6 +26,7 @@
 
 #include "../kernels/cpu/adamw.h"
 #include "../kernels/cpu/attention.h"
+#include "../kernels/cpu/attention_bf16.h"
 #include "../kernels/cpu/classifier.h"
 #include "../kernels/cpu/crossentropy.h"
 #include "../kernels/cpu/matmul.h"
@@ -308,6 +309,92 @@ TEST_CASE("bf16 matmuls equal the plain loops on bf16-rounded operands, the same
             vecf out32(dout.size());
             matmul_forward(out32.data(), inp.data(), w.data(), s.N, s.C, s.OC);
             if (s.C >= 7) CHECK(out32 != out[0]);
+        }
+    });
+}
+
+// ======================================================================== attention on the GEMM's kernels
+
+namespace {
+// T across the 64-row tiles (1, 63, 64, 65, 130, 200); GQA, MQA, MHA; head sizes
+// below, at and past a 32-depth AMX tile row, odd ones (a padded pair)
+const AttShape tile_shapes[] = {{3, 1, 2, 1, 8},   {2, 5, 4, 2, 6},    {1, 63, 3, 3, 10}, {1, 64, 2, 1, 32},
+                                {2, 65, 4, 2, 12}, {1, 130, 4, 1, 64}, {2, 200, 2, 2, 34}, {1, 97, 2, 1, 33}};
+
+// Runs attn_bf16's forward and backward on kernels kn; out, lse, dqkv start as NaN
+void attention_on(const gemm::Kernels& kn, const AttShape& s, const vecf& qkv, const vecf& R, vecf& out, vecf& lse,
+                  vecf& dqkv) {
+    out.assign(R.size(), NaN);
+    lse.assign((size_t)s.B * s.NH * s.T, NaN);
+    dqkv.assign(qkv.size(), NaN);
+    attn_bf16::forward(kn, out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+    attn_bf16::backward(kn, dqkv.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+}
+
+// bf16 operands: every entry within frac of the tensor's largest magnitude
+void check_bf16_close(const char* what, const vecf& got, const vecf& want, double frac) {
+    double big = 0.0;
+    for (float x : want) big = std::max(big, (double)std::fabs(x));
+    check_close(what, got, to_double(want), frac, frac * big);
+}
+}  // namespace
+
+TEST_CASE("flash attention on the GEMM's fp32 kernels matches attention_forward and attention_backward",
+          "[attention][matmul][fast]") {
+    for_each_gemm_path(false, [&] {
+        std::mt19937 rng(1701);
+        for (const AttShape& s : tile_shapes) {
+            INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
+            size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+            vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+            vecf out_ref(no), att((size_t)s.B * s.NH * s.T * s.T), dref(n);
+            attention_forward(out_ref.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            attention_backward(dref.data(), R.data(), qkv.data(), att.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            vecf out, lse, dqkv;
+            attention_on(gemm::kernels_for(gemm::active_isa(), false), s, qkv, R, out, lse, dqkv);
+            check_same("out", out, out_ref);
+            check_same("dqkv", dqkv, dref);
+        }
+    });
+}
+
+TEST_CASE("bf16 flash attention: within bf16 rounding of fp32, the same on every path, the same bits on 1 and 2 threads",
+          "[attention][matmul][fast]") {
+    // The plain path's bf16 products (matmul_plain.h's emulation of vdpbf16ps) are the reference the others match.
+    std::vector<vecf> plain_out, plain_dqkv;
+    for_each_gemm_path(true, [&] {
+        std::mt19937 rng(1702);
+        for (size_t si = 0; si < std::size(tile_shapes); si++) {
+            const AttShape& s = tile_shapes[si];
+            INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
+            size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+            vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+            vecf out_ref(no), att((size_t)s.B * s.NH * s.T * s.T), dref(n);
+            attention_forward(out_ref.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            attention_backward(dref.data(), R.data(), qkv.data(), att.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            vecf out[2], lse[2], dqkv[2];
+            for (int k = 0; k < 2; k++)
+                with_threads(k + 1, [&] {
+                    out[k].assign(no, NaN);
+                    lse[k].assign((size_t)s.B * s.NH * s.T, NaN);
+                    dqkv[k].assign(n, NaN);
+                    attention_forward_flash_bf16(out[k].data(), lse[k].data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+                    attention_backward_flash_bf16(dqkv[k].data(), R.data(), qkv.data(), out[k].data(), lse[k].data(),
+                                                  s.B, s.T, s.NH, s.NKV, s.HS);
+                });
+            check_bf16_close("out vs fp32", out[0], out_ref, 1e-2);
+            check_bf16_close("dqkv vs fp32", dqkv[0], dref, 1e-2);
+            if (s.HS >= 8) CHECK(out[0] != out_ref);  // the rounding really happens
+            check_equal("out, 2 threads vs 1", out[1], out[0]);
+            check_equal("lse, 2 threads vs 1", lse[1], lse[0]);
+            check_equal("dqkv, 2 threads vs 1", dqkv[1], dqkv[0]);
+            if (gemm::active_isa() == gemm::Isa::plain) {
+                plain_out.push_back(out[0]);
+                plain_dqkv.push_back(dqkv[0]);
+            } else if (si < plain_out.size()) {
+                check_close("out vs the plain path's", out[0], to_double(plain_out[si]), 1e-4, 1e-5);
+                check_close("dqkv vs the plain path's", dqkv[0], to_double(plain_dqkv[si]), 1e-4, 1e-5);
+            }
         }
     });
 }

@@ -200,10 +200,10 @@ TEST_CASE("llama overfits one repeated batch", "[llama][overfit]") {
 }
 
 // ----------------------------------------------------------------------------
-// bf16 matmuls: the same training run with and without, 200 steps from the
+// bf16 (matmuls and attention's products): the same training run with and without, 200 steps from the
 // same init on the same data, must follow the same loss curve.
 
-TEST_CASE("bf16 matmuls track the fp32 loss curve over 200 steps", "[llama][bf16]") {
+TEST_CASE("bf16 matmuls and attention track the fp32 loss curve over 200 steps", "[llama][bf16]") {
     LlamaConfig c;
     c.V = 96; c.C = 64; c.L = 2; c.NH = 4; c.NKV = 2; c.H = 160; c.maxT = 32; c.tied = 1;
     const int B = 4, T = 32, steps = 200;

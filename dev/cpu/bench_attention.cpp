@@ -4,12 +4,17 @@
 // flash version, forward and backward: agreement, ms, GFLOP/s, % of peak.
 // FLOPs count the causal half only: forward 2·2·B·NH·HS·T(T+1)/2 (q·k and p·v),
 // backward twice that, as the trainer's MFU does.
+// The bf16 columns are the bf16 runs' version (attention_bf16.h: the products
+// on the active GEMM path's bf16 kernels; LLM_ISA picks the path), its time,
+// GFLOP/s, % of the bf16 peak (build/bench_peak's) and its largest difference
+// from the fp32 plain kernel, which bf16 rounding makes ~1e-3, not ~1e-7.
 //   make build/bench_attention && build/bench_attention       (all threads, wall clock)
 //   build/bench_attention --cpu-time                           (1 thread, CPU time)
 #include <cstdio>
 #include <vector>
 
 #include "../../kernels/cpu/attention.h"
+#include "../../kernels/cpu/attention_bf16.h"
 #include "bench_common.h"
 
 struct Shape {
@@ -25,32 +30,44 @@ int main(int argc, char** argv) {
         {"llama-5M B4 T1024", 4, 1024, 4, 4, 64},
         {"llama-5M B64 T64", 64, 64, 4, 4, 64},
     };
-    double peak = bench_peak(clk);
-    printf("threads %d, clock %s, measured FMA peak %.1f GFLOP/s\n", bench_threads(),
-           clk.cpu ? "thread CPU time (best)" : "wall (median)", peak / 1e9);
-    printf("%-30s %-10s %10s %10s %9s %10s %10s %8s\n", "shape", "pass", "plain ms", "flash ms", "speedup",
-           "GFLOP/s", "% peak", "max err");
+    double peak = bench_peak(clk), peak16 = bench_peak_bf16(clk);
+    printf("threads %d, clock %s, measured FMA peak %.1f GFLOP/s, bf16 peak %.1f GFLOP/s\n", bench_threads(),
+           clk.cpu ? "thread CPU time (best)" : "wall (median)", peak / 1e9, peak16 / 1e9);
+    printf("bf16 products on the %s path: %s\n", gemm::isa_name(gemm::active_isa()),
+           gemm::kernels_for(gemm::active_isa(), true).what);
+    printf("%-30s %-9s %9s %9s %8s %8s %7s %8s | %8s %8s %7s %8s %8s\n", "shape", "pass", "plain ms", "flash ms",
+           "speedup", "GFLOP/s", "% peak", "max err", "bf16 ms", "GFLOP/s", "% peak", "vs fp32", "max err");
+    // one table row: times in s, errors against the plain kernel
+    auto row = [&](const char* name, const char* pass, double tp, double tf, double tb, double flops, double err,
+                   double err16) {
+        printf("%-30s %-9s %9.2f %9.2f %7.1fx %8.1f %6.1f%% %8.1e | %8.2f %8.1f %6.1f%% %7.2fx %8.1e%s\n", name, pass,
+               tp * 1e3, tf * 1e3, tp / tf, flops / tf / 1e9, 100 * flops / tf / peak, err, tb * 1e3, flops / tb / 1e9,
+               100 * flops / tb / peak16, tf / tb, err16, err > 1e-4 || err16 > 2e-2 ? "  MISMATCH" : "");
+    };
     for (const Shape& s : shapes) {
         const size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
         std::vector<float> qkv(n), dout(no), out_ref(no), out(no), att((size_t)s.B * s.NH * s.T * s.T),
-            lse((size_t)s.B * s.NH * s.T), dq_ref(n), dq(n);
+            lse((size_t)s.B * s.NH * s.T), dq_ref(n), dq(n), out16(no), lse16(lse.size()), dq16(n);
         bench_fill(qkv, 1);
         bench_fill(dout, 2);
         const double fwd_flops = 4.0 * s.B * s.NH * s.HS * (double)s.T * (s.T + 1) / 2;
         double tp = clk.time_s(3, [&] { attention_forward(out_ref.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS); });
         double tf = clk.time_s(5, [&] { attention_forward_flash(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS); });
-        double err = bench_max_err(out, out_ref);
-        printf("%-30s %-10s %10.2f %10.2f %8.1fx %10.1f %9.1f%% %8.1e%s\n", s.name, "forward", tp * 1e3, tf * 1e3, tp / tf,
-               fwd_flops / tf / 1e9, 100 * fwd_flops / tf / peak, err, err > 1e-4 ? "  MISMATCH" : "");
+        double tb = clk.time_s(5, [&] {
+            attention_forward_flash_bf16(out16.data(), lse16.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        });
+        row(s.name, "forward", tp, tf, tb, fwd_flops, bench_max_err(out, out_ref), bench_max_err(out16, out_ref));
         tp = clk.time_s(3, [&] {
             attention_backward(dq_ref.data(), dout.data(), qkv.data(), att.data(), s.B, s.T, s.NH, s.NKV, s.HS);
         });
         tf = clk.time_s(5, [&] {
             attention_backward_flash(dq.data(), dout.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH, s.NKV, s.HS);
         });
-        err = bench_max_err(dq, dq_ref);
-        printf("%-30s %-10s %10.2f %10.2f %8.1fx %10.1f %9.1f%% %8.1e%s\n", s.name, "backward", tp * 1e3, tf * 1e3,
-               tp / tf, 2 * fwd_flops / tf / 1e9, 100 * 2 * fwd_flops / tf / peak, err, err > 1e-4 ? "  MISMATCH" : "");
+        tb = clk.time_s(5, [&] {
+            attention_backward_flash_bf16(dq16.data(), dout.data(), qkv.data(), out16.data(), lse16.data(), s.B, s.T,
+                                          s.NH, s.NKV, s.HS);
+        });
+        row(s.name, "backward", tp, tf, tb, 2 * fwd_flops, bench_max_err(dq, dq_ref), bench_max_err(dq16, dq_ref));
     }
     return 0;
 }

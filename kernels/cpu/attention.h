@@ -189,6 +189,60 @@ inline void pack_cols(float* dst, int ld, const float* src, long stride, int n, 
     }
 }
 
+// One query row of a score tile, s[0, n): its first jmax entries hold q·k for
+// the keys the row sees (unscaled), the rest are masked. They become
+// p = exp(scale·s − m') under the row's new running max m' (the rest zero),
+// and the running max m and sum l are updated. Returns the factor that
+// rescales the row's output so far (1 when the max did not move).
+inline float softmax_online_row(float* s, int n, int jmax, float scale, float& m, float& l) {
+    using namespace simd;
+    if (jmax <= 0) {  // no key of this tile is visible to this row
+        memset(s, 0, n * sizeof(float));
+        return 1.0f;
+    }
+    vf vm = vset1(-INFINITY);
+    int j = 0;
+    for (; j + W <= jmax; j += W) vm = vmax(vm, vload(s + j));
+    float mx = vhmax(vm);
+    for (; j < jmax; j++) mx = std::max(mx, s[j]);
+    mx = std::max(m, mx * scale);       // scale > 0 keeps the argmax
+    const float alpha = sexp(m - mx);  // rescales what was summed under the old max
+    const vf vs = vset1(scale), vmx = vset1(mx);
+    vf vl = vzero();
+    for (j = 0; j + W <= jmax; j += W) {
+        vf p = vexp(vsub(vmul(vload(s + j), vs), vmx));
+        vstore(s + j, p);
+        vl = vadd(vl, p);
+    }
+    float sum = vsum(vl);
+    for (; j < jmax; j++) { s[j] = sexp(s[j] * scale - mx); sum += s[j]; }
+    for (; j < n; j++) s[j] = 0.0f;
+    l = l * alpha + sum;
+    m = mx;
+    return alpha;
+}
+
+// Backward's row of a tile, n entries, jmax visible: p holds q·k and becomes
+// p = exp(scale·q·k − L) with L the row's log-sum-exp; ds holds do·v and
+// becomes p ∘ (do·v − D) · scale with D = do·o. Masked entries are zero in both.
+inline void softmax_grad_row(float* p, float* ds, int n, int jmax, float scale, float L, float D) {
+    using namespace simd;
+    int j = 0;
+    if (jmax > 0) {
+        const vf vs = vset1(scale), vL = vset1(L), vD = vset1(D);
+        for (; j + W <= jmax; j += W) {
+            vf pv = vexp(vsub(vmul(vload(p + j), vs), vL));
+            vstore(p + j, pv);
+            vstore(ds + j, vmul(vmul(pv, vsub(vload(ds + j), vD)), vs));
+        }
+        for (; j < jmax; j++) {
+            p[j] = sexp(p[j] * scale - L);
+            ds[j] = p[j] * (ds[j] - D) * scale;
+        }
+    }
+    for (; j < n; j++) { p[j] = 0.0f; ds[j] = 0.0f; }
+}
+
 // Per-thread scratch, grown on demand; it carries nothing from one call to the next.
 inline float* scratch(size_t n) {
     static thread_local std::vector<float> buf;
@@ -233,31 +287,8 @@ inline void attention_forward_flash(float* out, float* lse, const float* qkv, in
                         const int nk = std::min(BK, i0 + nq - j0), nkp = round_up(nk, CW);
                         tile_gemm(nqp, nkp, HS, Qp + (size_t)i0 * HSp, HSp, 1, Kt + j0, Tp, S, nkp, false);
                         for (int r = 0; r < nqp; r++) {
-                            float* s = S + (size_t)r * nkp;
                             const int jmax = r < nq ? std::min(nk, i0 + r - j0 + 1) : 0;  // keys j0..i0+r
-                            if (jmax <= 0) {  // no key of this tile is visible to this row
-                                memset(s, 0, nkp * sizeof(float));
-                                continue;
-                            }
-                            vf vm = vset1(-INFINITY);
-                            int j = 0;
-                            for (; j + W <= jmax; j += W) vm = vmax(vm, vload(s + j));
-                            float mx = vhmax(vm);
-                            for (; j < jmax; j++) mx = std::max(mx, s[j]);
-                            mx = std::max(m[r], mx * scale);  // scale > 0 keeps the argmax
-                            const float alpha = sexp(m[r] - mx);  // rescales what was summed under the old max
-                            const vf vs = vset1(scale), vmx = vset1(mx);
-                            vf vl = vzero();
-                            for (j = 0; j + W <= jmax; j += W) {
-                                vf p = vexp(vsub(vmul(vload(s + j), vs), vmx));
-                                vstore(s + j, p);
-                                vl = vadd(vl, p);
-                            }
-                            float sum = vsum(vl);
-                            for (; j < jmax; j++) { s[j] = sexp(s[j] * scale - mx); sum += s[j]; }
-                            for (; j < nkp; j++) s[j] = 0.0f;
-                            l[r] = l[r] * alpha + sum;
-                            m[r] = mx;
+                            const float alpha = softmax_online_row(S + (size_t)r * nkp, nkp, jmax, scale, m[r], l[r]);
                             if (alpha != 1.0f) {
                                 float* o = O + (size_t)r * HSp;
                                 const vf va = vset1(alpha);
@@ -344,27 +375,9 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
                         tile_gemm(nqp, nkp, HS, Qg + (size_t)i0 * HSp, HSp, 1, Kt + j0, Tp, S, nkp, false);
                         tile_gemm(nqp, nkp, HS, dOg + (size_t)i0 * HSp, HSp, 1, Vt + j0, Tp, dP, nkp, false);
                         for (int r = 0; r < nqp; r++) {
-                            float* p = S + (size_t)r * nkp;
-                            float* ds = dP + (size_t)r * nkp;
                             const int jmax = r < nq ? std::min(nk, i0 + r - j0 + 1) : 0;
-                            if (jmax <= 0) {
-                                memset(p, 0, nkp * sizeof(float));
-                                memset(ds, 0, nkp * sizeof(float));
-                                continue;
-                            }
-                            const float L = lse_h[i0 + r], Di = D[g * Tp + i0 + r];
-                            const vf vs = vset1(scale), vL = vset1(L), vD = vset1(Di);
-                            int j = 0;
-                            for (; j + W <= jmax; j += W) {
-                                vf pv = vexp(vsub(vmul(vload(p + j), vs), vL));
-                                vstore(p + j, pv);
-                                vstore(ds + j, vmul(vmul(pv, vsub(vload(ds + j), vD)), vs));
-                            }
-                            for (; j < jmax; j++) {
-                                p[j] = sexp(p[j] * scale - L);
-                                ds[j] = p[j] * (ds[j] - Di) * scale;
-                            }
-                            for (; j < nkp; j++) { p[j] = 0.0f; ds[j] = 0.0f; }
+                            softmax_grad_row(S + (size_t)r * nkp, dP + (size_t)r * nkp, nkp, jmax, scale,
+                                             r < nq ? lse_h[i0 + r] : 0.0f, r < nq ? D[g * Tp + i0 + r] : 0.0f);
                         }
                         // dV (keys × HS) += Pᵀ dO: A(m = key j, k = query r) = P[r·nkp + j]. The
                         // key count is rounded up to whole register tiles: rows nkp..nkr-1 of dV

@@ -1,0 +1,239 @@
+// kernels/cpu/attention_bf16.h: flash attention (attention.h's tiled version)
+// with its products on the GEMM's bf16 kernels, for the trainers' bf16 runs
+// (--precision bf16, or auto where bf16 is faster). The same tiles, the same
+// online softmax (attn::softmax_online_row, attn::softmax_grad_row), the same
+// task split over (batch, kv head); what changes is the multiply: the seven
+// products (Q·Kᵀ and P·V forward; Q·Kᵀ, dO·Vᵀ, Pᵀ·dO, dSᵀ·Q, dS·K backward)
+// are packed bf16 operands on the active GEMM path's micro-kernel, with fp32
+// accumulation: vdpbf16ps on avx512_bf16, TDPBF16PS tiles on AMX.
+//
+// q, k, v and dO are rounded to bf16 once per task, when they are packed; P
+// and dS, the fp32 tiles the softmax leaves, are rounded when they are packed
+// as the next product's operand. Scores, the softmax, its running max and sum,
+// the output rows, lse and every gradient accumulate in fp32. This is what
+// flash attention does on GPUs in bf16; the tests hold it to the fp32 kernels
+// within bf16's rounding, and test_llama's 200-step run holds the loss.
+//
+// The layouts are the GEMM's (matmul_plain.h, matmul_amx.h): an A operand is
+// panels of MR rows, a B operand panels of NR columns, both kw words deep and
+// zero-padded, so one packing per operand serves the micro-kernel directly.
+// The functions taking `const gemm::Kernels&` run on any path, fp32 ones too;
+// the tests use that to check every path against the plain one.
+#pragma once
+#include "attention.h"
+#include "matmul.h"
+
+namespace attn_bf16 {
+
+constexpr int BT = 64;  // query rows and key columns per tile: whole 16-row AMX tiles, 32 depths per tile row
+
+inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+// Sizes of packed blocks for one path's kernels, in 4-byte words. Every block
+// is padded to 16 words so the next starts 64-byte aligned (the vector
+// micro-kernels load B with aligned loads), plus the packers' slack.
+struct Packing {
+    const gemm::Kernels& kn;
+    int kw(int depth) const { return round_up(kn.bf16 ? (depth + 1) / 2 : depth, kn.word_align); }
+    int rows(int m) const { return round_up(m, kn.MR); }  // rows of C a product with m rows writes
+    int cols(int n) const { return round_up(n, kn.NR); }  // ... columns, for n columns
+    size_t a_words(int m, int depth) const { return round_up(rows(m) * kw(depth) + gemm::PACK_SLACK, 16); }
+    size_t b_words(int n, int depth) const { return round_up(cols(n) * kw(depth) + gemm::PACK_SLACK, 16); }
+    // X(r, k) = src[r·s_r + k·s_k], `m` rows × depth, as an A or a B operand
+    void A(uint32_t* dst, const float* src, long s_r, long s_k, int m, int depth) const {
+        kn.pack_A(dst, src, s_r, s_k, m, depth, kw(depth));
+    }
+    void B(uint32_t* dst, const float* src, long s_r, long s_k, int n, int depth) const {
+        kn.pack_B(dst, src, s_r, s_k, n, depth, kw(depth));
+    }
+    // C (rows(M) × cols(N), row stride ldc) = (accumulate ? C : 0) + A · B over `depth`.
+    // C's padding rows and columns are written too: the callers' buffers hold them.
+    void product(int M, int N, int depth, const uint32_t* Ap, const uint32_t* Bp, float* C, long ldc,
+                 bool accumulate) const {
+        const int w = kw(depth);
+        for (int jr = 0; jr < N; jr += kn.NR)
+            for (int ir = 0; ir < M; ir += kn.MR)
+                kn.micro(w, Ap + (size_t)ir * w, Bp + (size_t)jr * w, C + (size_t)ir * ldc + jr, ldc, accumulate);
+    }
+};
+
+// Per-thread packing and tile buffers, 64-byte aligned, grown on demand.
+inline uint32_t* scratch(size_t words) {
+    static thread_local gemm::Workspace ws;
+    return ws.get(words);
+}
+
+// out is (B, T, NH·HS), lse (B, NH, T), as attention_forward_flash.
+inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
+                    int HS) {
+    using namespace simd;
+    const Packing pk{kn};
+    const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
+    const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
+    const size_t kb = pk.b_words(BT, HS), vb = pk.b_words(HS, BT), qa = pk.a_words(BT, HS), pa = pk.a_words(BT, BT);
+    const size_t words = ntiles * (kb + vb) + qa + pa + (size_t)Mp * ldS + (size_t)Mp * ldO + 2 * (size_t)Mp;
+    const float scale = 1.0f / sqrtf((float)HS);
+    #pragma omp parallel
+    {
+        if (kn.thread_begin) kn.thread_begin();
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int kvh = 0; kvh < NKV; kvh++) {
+                uint32_t* Kb = scratch(words);    // per key tile: Kᵀ as B (depth HS, columns keys)
+                uint32_t* Vb = Kb + ntiles * kb;  // per key tile: V as B (depth keys, columns HS)
+                uint32_t* Qa = Vb + ntiles * vb;  // the query tile as A (rows queries, depth HS)
+                uint32_t* Pa = Qa + qa;           // P as A (rows queries, depth keys)
+                float* S = (float*)(Pa + pa);     // (Mp, ldS) scores, then probabilities
+                float* O = S + (size_t)Mp * ldS;  // (Mp, ldO) unnormalised output rows
+                float* m = O + (size_t)Mp * ldO;  // (Mp) running max
+                float* l = m + Mp;                // (Mp) running sum
+                const float* base = qkv + (size_t)b * T * row;
+                for (int jt = 0; jt < ntiles; jt++) {
+                    const int j0 = jt * BT, nk = std::min(BT, T - j0);
+                    pk.B(Kb + jt * kb, base + (size_t)j0 * row + (NH + kvh) * HS, row, 1, nk, HS);
+                    pk.B(Vb + jt * vb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, 1, row, HS, nk);
+                }
+                for (int h = kvh * group; h < (kvh + 1) * group; h++)
+                    for (int i0 = 0; i0 < T; i0 += BT) {
+                        const int nq = std::min(BT, T - i0);
+                        pk.A(Qa, base + (size_t)i0 * row + h * HS, row, 1, nq, HS);
+                        memset(O, 0, (size_t)Mp * ldO * sizeof(float));
+                        for (int r = 0; r < Mp; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
+                        for (int j0 = 0; j0 < i0 + nq; j0 += BT) {  // causal: no key after the last query
+                            const int nk = std::min(BT, T - j0);
+                            pk.product(nq, nk, HS, Qa, Kb + (j0 / BT) * kb, S, ldS, false);
+                            for (int r = 0; r < nq; r++) {
+                                const int jmax = std::min(nk, i0 + r - j0 + 1);  // keys j0..i0+r
+                                const float alpha = attn::softmax_online_row(S + (size_t)r * ldS, ldS, jmax, scale,
+                                                                              m[r], l[r]);
+                                if (alpha != 1.0f) {
+                                    float* o = O + (size_t)r * ldO;
+                                    for (int i = 0; i < HS; i++) o[i] *= alpha;
+                                }
+                            }
+                            pk.A(Pa, S, ldS, 1, nq, nk);
+                            pk.product(nq, HS, nk, Pa, Vb + (j0 / BT) * vb, O, ldO, true);
+                        }
+                        for (int r = 0; r < nq; r++) {
+                            const float inv = 1.0f / l[r];
+                            const float* o = O + (size_t)r * ldO;
+                            float* dst = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
+                            for (int i = 0; i < HS; i++) dst[i] = o[i] * inv;
+                            lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + logf(l[r]);
+                        }
+                    }
+            }
+        if (kn.thread_end) kn.thread_end();
+    }
+}
+
+// dqkv (B, T, (NH + 2·NKV)·HS) is overwritten with ∂L/∂qkv, as attention_backward_flash.
+inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, const float* qkv, const float* out,
+                     const float* lse, int B, int T, int NH, int NKV, int HS) {
+    const Packing pk{kn};
+    const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
+    const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
+    const size_t kb = pk.b_words(BT, HS), hb = pk.b_words(HS, BT);  // Kᵀ or Vᵀ tiles; K, Q or dO tiles as B
+    const size_t qa = pk.a_words(BT, HS), sa = pk.a_words(BT, BT);  // Q or dO tiles as A; P, Pᵀ, dS, dSᵀ
+    const size_t per_head = 2 * qa + 2 * hb;                          // a query tile's Q and dO, as A and as B
+    const size_t acc = (size_t)Mp * ldO;                              // an (Mp, ldO) fp32 accumulator
+    const size_t words = ntiles * (2 * kb + hb) + (size_t)group * ntiles * (per_head + acc) + 3 * sa +
+                         (size_t)group * ntiles * BT + 2 * (size_t)Mp * ldS + 2 * acc;
+    const float scale = 1.0f / sqrtf((float)HS);
+    #pragma omp parallel
+    {
+        if (kn.thread_begin) kn.thread_begin();
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int kvh = 0; kvh < NKV; kvh++) {
+                uint32_t* Kb = scratch(words);       // per key tile: Kᵀ as B (depth HS)
+                uint32_t* Vb = Kb + ntiles * kb;     // per key tile: Vᵀ as B (depth HS)
+                uint32_t* Kk = Vb + ntiles * kb;     // per key tile: K as B (depth keys)
+                uint32_t* H = Kk + ntiles * hb;      // per head and query tile: Qa, dOa, Qb, dOb
+                float* dQ = (float*)(H + (size_t)group * ntiles * per_head);  // per head and query tile (Mp, ldO)
+                uint32_t* Pt = (uint32_t*)(dQ + (size_t)group * ntiles * acc);  // Pᵀ as A (rows keys, depth queries)
+                uint32_t* dSt = Pt + sa;             // dSᵀ as A
+                uint32_t* dSa = dSt + sa;            // dS as A (rows queries, depth keys)
+                float* D = (float*)(dSa + sa);       // per head (ntiles·BT): do·o of each query row
+                float* S = D + (size_t)group * ntiles * BT;  // (Mp, ldS) q·k, then p
+                float* dP = S + (size_t)Mp * ldS;    // (Mp, ldS) do·v, then ds
+                float* dK = dP + (size_t)Mp * ldS;   // (Mp, ldO) this key tile's dk rows
+                float* dV = dK + acc;                // ... dv rows
+                auto tile = [&](int g, int it, int which) { return H + ((size_t)g * ntiles + it) * per_head +
+                                                                  (which < 2 ? which * qa : 2 * qa + (which - 2) * hb); };
+                const float* base = qkv + (size_t)b * T * row;
+                for (int jt = 0; jt < ntiles; jt++) {
+                    const int j0 = jt * BT, nk = std::min(BT, T - j0);
+                    const float* k = base + (size_t)j0 * row + (NH + kvh) * HS;
+                    pk.B(Kb + jt * kb, k, row, 1, nk, HS);
+                    pk.B(Vb + jt * kb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, row, 1, nk, HS);
+                    pk.B(Kk + jt * hb, k, 1, row, HS, nk);
+                }
+                for (int g = 0; g < group; g++) {
+                    const int h = kvh * group + g;
+                    for (int it = 0; it < ntiles; it++) {
+                        const int i0 = it * BT, nq = std::min(BT, T - i0);
+                        const float* q = base + (size_t)i0 * row + h * HS;
+                        const float* d = dout + ((size_t)b * T + i0) * NH * HS + h * HS;
+                        pk.A(tile(g, it, 0), q, row, 1, nq, HS);
+                        pk.A(tile(g, it, 1), d, NH * HS, 1, nq, HS);
+                        pk.B(tile(g, it, 2), q, 1, row, HS, nq);
+                        pk.B(tile(g, it, 3), d, 1, NH * HS, HS, nq);
+                        memset(dQ + ((size_t)g * ntiles + it) * acc, 0, acc * sizeof(float));
+                        for (int r = 0; r < nq; r++) {
+                            const float* o = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
+                            const float* dr = d + (size_t)r * NH * HS;
+                            float sum = 0.0f;
+                            for (int i = 0; i < HS; i++) sum += o[i] * dr[i];
+                            D[(size_t)g * ntiles * BT + i0 + r] = sum;
+                        }
+                    }
+                }
+                for (int jt = 0; jt < ntiles; jt++) {
+                    const int j0 = jt * BT, nk = std::min(BT, T - j0);
+                    memset(dK, 0, 2 * acc * sizeof(float));  // dK and dV
+                    for (int g = 0; g < group; g++) {
+                        const float* lse_h = lse + ((size_t)b * NH + kvh * group + g) * T;
+                        for (int it = jt; it < ntiles; it++) {  // causal: only queries at or after j0
+                            const int i0 = it * BT, nq = std::min(BT, T - i0);
+                            pk.product(nq, nk, HS, tile(g, it, 0), Kb + jt * kb, S, ldS, false);
+                            pk.product(nq, nk, HS, tile(g, it, 1), Vb + jt * kb, dP, ldS, false);
+                            for (int r = 0; r < nq; r++)
+                                attn::softmax_grad_row(S + (size_t)r * ldS, dP + (size_t)r * ldS, ldS,
+                                                       std::min(nk, i0 + r - j0 + 1), scale, lse_h[i0 + r],
+                                                       D[(size_t)g * ntiles * BT + i0 + r]);
+                            pk.A(Pt, S, 1, ldS, nk, nq);    // dV += Pᵀ dO
+                            pk.product(nk, HS, nq, Pt, tile(g, it, 3), dV, ldO, true);
+                            pk.A(dSt, dP, 1, ldS, nk, nq);  // dK += dSᵀ Q
+                            pk.product(nk, HS, nq, dSt, tile(g, it, 2), dK, ldO, true);
+                            pk.A(dSa, dP, ldS, 1, nq, nk);  // dQ += dS K
+                            pk.product(nq, HS, nk, dSa, Kk + jt * hb, dQ + ((size_t)g * ntiles + it) * acc, ldO, true);
+                        }
+                    }
+                    for (int j = 0; j < nk; j++) {
+                        float* d = dqkv + ((size_t)b * T + j0 + j) * row;
+                        memcpy(d + (NH + kvh) * HS, dK + (size_t)j * ldO, HS * sizeof(float));
+                        memcpy(d + (NH + NKV + kvh) * HS, dV + (size_t)j * ldO, HS * sizeof(float));
+                    }
+                }
+                for (int g = 0; g < group; g++)
+                    for (int t = 0; t < T; t++)
+                        memcpy(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS,
+                               dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, HS * sizeof(float));
+            }
+        if (kn.thread_end) kn.thread_end();
+    }
+}
+
+}  // namespace attn_bf16
+
+// The trainers' calls: on the active GEMM path's bf16 kernels.
+inline void attention_forward_flash_bf16(float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
+                                         int HS) {
+    attn_bf16::forward(gemm::kernels_for(gemm::active_isa(), true), out, lse, qkv, B, T, NH, NKV, HS);
+}
+
+inline void attention_backward_flash_bf16(float* dqkv, const float* dout, const float* qkv, const float* out,
+                                          const float* lse, int B, int T, int NH, int NKV, int HS) {
+    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS);
+}
