@@ -31,39 +31,6 @@ namespace amx {
 constexpr int MR = 32, NR = 32;
 constexpr int TILE_WORDS = 16;  // pair words in a 64-byte tile row: 32 depths
 
-// A 16×16 block of 32-bit words transposed in registers: r[i] holds row i
-// before, column i after. Pairs of rows interleave by words, then by pairs of
-// words, which leaves 4×4 blocks in each 128-bit lane; two rounds of lane
-// shuffles then move the blocks to their places.
-// (The zero-masked forms of the shuffles, all lanes kept: GCC 12's plain ones
-// trip -Wmaybe-uninitialized in its own header, bug 105593.)
-inline void transpose16x16(__m512i r[16]) {
-    const __mmask16 all16 = 0xffff;
-    const __mmask8 all8 = 0xff;
-    __m512i t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_maskz_unpacklo_epi32(all16, r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_maskz_unpackhi_epi32(all16, r[2 * i], r[2 * i + 1]);
-    }
-    __m512i u[16];  // u[4i + e], lane L = column 4L + e of rows 4i..4i+3
-    for (int i = 0; i < 4; i++) {
-        u[4 * i + 0] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i], t[4 * i + 2]);
-        u[4 * i + 1] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i], t[4 * i + 2]);
-        u[4 * i + 2] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
-        u[4 * i + 3] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
-    }
-    for (int e = 0; e < 4; e++) {  // column 4L + e gathers lane L of u[e], u[4+e], u[8+e], u[12+e]
-        __m512i s0 = _mm512_maskz_shuffle_i32x4(all16, u[e], u[4 + e], 0x44);
-        __m512i s1 = _mm512_maskz_shuffle_i32x4(all16, u[e], u[4 + e], 0xEE);
-        __m512i s2 = _mm512_maskz_shuffle_i32x4(all16, u[8 + e], u[12 + e], 0x44);
-        __m512i s3 = _mm512_maskz_shuffle_i32x4(all16, u[8 + e], u[12 + e], 0xEE);
-        r[0 + e] = _mm512_maskz_shuffle_i32x4(all16, s0, s2, 0x88);
-        r[4 + e] = _mm512_maskz_shuffle_i32x4(all16, s0, s2, 0xDD);
-        r[8 + e] = _mm512_maskz_shuffle_i32x4(all16, s1, s3, 0x88);
-        r[12 + e] = _mm512_maskz_shuffle_i32x4(all16, s1, s3, 0xDD);
-    }
-}
-
 // Rows [r0, r1) of A's packed block from word q0 on (and the zero padding).
 inline void pack_A_rows_plain(uint32_t* dst, const float* src, long s_r, long s_k, int r0, int r1, int q0, int kc,
                               int kw) {
@@ -99,7 +66,7 @@ inline void pack_A(void* dst_, const float* src, long s_r, long s_k, int rows, i
                     const float* s = src + (long)(2 * (q0 + i)) * s_k + r0;
                     v[i] = avx512::bf16_pairs_of(_mm512_loadu_ps(s), _mm512_loadu_ps(s + s_k));
                 }
-                transpose16x16(v);
+                avx512::transpose16x16(v);
                 for (int r = 0; r < 16; r++) _mm512_storeu_si512((__m512i*)(dst + (size_t)(r0 + r) * kw + q0), v[r]);
             }
         pack_A_rows_plain(dst, src, s_r, s_k, 0, rv, qv, kc, kw);

@@ -106,6 +106,39 @@ inline __m512i bf16_pairs_contiguous(const float* s) {
                                      bf16_round_high(_mm512_loadu_ps(s + 16)));
 }
 
+// A 16×16 block of 32-bit words transposed in registers: r[i] holds row i
+// before, column i after. Pairs of rows interleave by words, then by pairs of
+// words, which leaves 4×4 blocks in each 128-bit lane; two rounds of lane
+// shuffles then move the blocks to their places.
+// (The zero-masked forms of the shuffles, all lanes kept: GCC 12's plain ones
+// trip -Wmaybe-uninitialized in its own header, bug 105593.)
+inline void transpose16x16(__m512i r[16]) {
+    const __mmask16 all16 = 0xffff;
+    const __mmask8 all8 = 0xff;
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_maskz_unpacklo_epi32(all16, r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_maskz_unpackhi_epi32(all16, r[2 * i], r[2 * i + 1]);
+    }
+    __m512i u[16];  // u[4i + e], lane L = column 4L + e of rows 4i..4i+3
+    for (int i = 0; i < 4; i++) {
+        u[4 * i + 0] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int e = 0; e < 4; e++) {  // column 4L + e gathers lane L of u[e], u[4+e], u[8+e], u[12+e]
+        __m512i s0 = _mm512_maskz_shuffle_i32x4(all16, u[e], u[4 + e], 0x44);
+        __m512i s1 = _mm512_maskz_shuffle_i32x4(all16, u[e], u[4 + e], 0xEE);
+        __m512i s2 = _mm512_maskz_shuffle_i32x4(all16, u[8 + e], u[12 + e], 0x44);
+        __m512i s3 = _mm512_maskz_shuffle_i32x4(all16, u[8 + e], u[12 + e], 0xEE);
+        r[0 + e] = _mm512_maskz_shuffle_i32x4(all16, s0, s2, 0x88);
+        r[4 + e] = _mm512_maskz_shuffle_i32x4(all16, s0, s2, 0xDD);
+        r[8 + e] = _mm512_maskz_shuffle_i32x4(all16, s1, s3, 0x88);
+        r[12 + e] = _mm512_maskz_shuffle_i32x4(all16, s1, s3, 0xDD);
+    }
+}
+
 // Packs rows × depth kc into panels of `width` rows of pair words, kw words
 // deep (the layout in matmul_plain.h). Every vector path walks the source in
 // its memory order, one row or one line of depth at a time across all panels:
@@ -115,23 +148,27 @@ inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, lon
     const int panels = (rows + width - 1) / width;
     const size_t panel_words = (size_t)kw * width;
     int pv = 0, qv = 0;  // panels [0, pv) × words [0, qv) are done by a vector path
-    if (s_k == 1) {
-        // pairs adjacent in memory: 32 floats of a row make 16 words, dealt out down its panel
+    if (s_k == 1 && (width % 16 == 0 || width == 12)) {
+        // pairs adjacent in memory: 32 floats of a row make 16 words; 16 rows of a
+        // panel (12 for width 12) at a time, transposed so that each of the 16
+        // words goes to its line of the panel as one store
         qv = kc / 32 * 16;
         pv = panels;
-        for (int r = 0; r < panels * width; r++) {
-            uint32_t* d = dst + (size_t)(r / width) * panel_words + r % width;
-            if (r >= rows) {
-                for (int q = 0; q < qv; q++) d[(size_t)q * width] = 0;
-                continue;
+        const int group = width == 12 ? 12 : 16;
+        const __mmask16 keep = (__mmask16)((1u << group) - 1);
+        for (int p = 0; p < panels; p++)
+            for (int g = 0; g < width; g += group) {
+                const int r0 = p * width + g;
+                uint32_t* d = dst + (size_t)p * panel_words + g;
+                for (int q = 0; q < qv; q += 16) {
+                    __m512i v[16];
+                    for (int i = 0; i < 16; i++)
+                        v[i] = i < group && r0 + i < rows ? bf16_pairs_contiguous(src + (long)(r0 + i) * s_r + 2 * q)
+                                                          : _mm512_setzero_si512();
+                    transpose16x16(v);
+                    for (int t = 0; t < 16; t++) _mm512_mask_storeu_epi32(d + (size_t)(q + t) * width, keep, v[t]);
+                }
             }
-            const float* sr = src + (long)r * s_r;
-            alignas(64) uint32_t w[16];
-            for (int q = 0; q < qv; q += 16) {
-                _mm512_store_si512((__m512i*)w, bf16_pairs_contiguous(sr + 2 * q));
-                for (int t = 0; t < 16; t++) d[(size_t)(q + t) * width] = w[t];
-            }
-        }
     } else if (s_r == 1 && (width % 16 == 0 || width == 12)) {
         // rows contiguous: two lines of depth make `width` words of each full panel
         qv = kc / 2;
