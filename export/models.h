@@ -41,6 +41,7 @@
 #include "../common/trainer.h"
 #include "../common/util.h"
 #include "../kernels/cpu/attention.h"
+#include "../kernels/cpu/attention_bf16.h"
 #include "../kernels/cpu/bias.h"
 #include "../kernels/cpu/classifier.h"
 #include "../kernels/cpu/embedding.h"
