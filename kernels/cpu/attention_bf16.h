@@ -66,7 +66,6 @@ inline uint32_t* scratch(size_t words) {
 // out is (B, T, NH·HS), lse (B, NH, T), as attention_forward_flash.
 inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
                     int HS) {
-    using namespace simd;
     const Packing pk{kn};
     const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
     const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
@@ -159,8 +158,12 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
                 float* dP = S + (size_t)Mp * ldS;    // (Mp, ldS) do·v, then ds
                 float* dK = dP + (size_t)Mp * ldS;   // (Mp, ldO) this key tile's dk rows
                 float* dV = dK + acc;                // ... dv rows
-                auto tile = [&](int g, int it, int which) { return H + ((size_t)g * ntiles + it) * per_head +
-                                                                  (which < 2 ? which * qa : 2 * qa + (which - 2) * hb); };
+                // query tile it of head g of the group: Q and dO as A, then Q and dO as B
+                enum { Q_A, DO_A, Q_B, DO_B };
+                auto tile = [&](int g, int it, int which) {
+                    const size_t at[4] = {0, qa, 2 * qa, 2 * qa + hb};
+                    return H + ((size_t)g * ntiles + it) * per_head + at[which];
+                };
                 const float* base = qkv + (size_t)b * T * row;
                 for (int jt = 0; jt < ntiles; jt++) {
                     const int j0 = jt * BT, nk = std::min(BT, T - j0);
@@ -175,10 +178,10 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
                         const int i0 = it * BT, nq = std::min(BT, T - i0);
                         const float* q = base + (size_t)i0 * row + h * HS;
                         const float* d = dout + ((size_t)b * T + i0) * NH * HS + h * HS;
-                        pk.A(tile(g, it, 0), q, row, 1, nq, HS);
-                        pk.A(tile(g, it, 1), d, NH * HS, 1, nq, HS);
-                        pk.B(tile(g, it, 2), q, 1, row, HS, nq);
-                        pk.B(tile(g, it, 3), d, 1, NH * HS, HS, nq);
+                        pk.A(tile(g, it, Q_A), q, row, 1, nq, HS);
+                        pk.A(tile(g, it, DO_A), d, NH * HS, 1, nq, HS);
+                        pk.B(tile(g, it, Q_B), q, 1, row, HS, nq);
+                        pk.B(tile(g, it, DO_B), d, 1, NH * HS, HS, nq);
                         memset(dQ + ((size_t)g * ntiles + it) * acc, 0, acc * sizeof(float));
                         for (int r = 0; r < nq; r++) {
                             const float* o = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
@@ -196,16 +199,16 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
                         const float* lse_h = lse + ((size_t)b * NH + kvh * group + g) * T;
                         for (int it = jt; it < ntiles; it++) {  // causal: only queries at or after j0
                             const int i0 = it * BT, nq = std::min(BT, T - i0);
-                            pk.product(nq, nk, HS, tile(g, it, 0), Kb + jt * kb, S, ldS, false);
-                            pk.product(nq, nk, HS, tile(g, it, 1), Vb + jt * kb, dP, ldS, false);
+                            pk.product(nq, nk, HS, tile(g, it, Q_A), Kb + jt * kb, S, ldS, false);
+                            pk.product(nq, nk, HS, tile(g, it, DO_A), Vb + jt * kb, dP, ldS, false);
                             for (int r = 0; r < nq; r++)
                                 attn::softmax_grad_row(S + (size_t)r * ldS, dP + (size_t)r * ldS, ldS,
                                                        std::min(nk, i0 + r - j0 + 1), scale, lse_h[i0 + r],
                                                        D[(size_t)g * ntiles * BT + i0 + r]);
                             pk.A(Pt, S, 1, ldS, nk, nq);    // dV += Pᵀ dO
-                            pk.product(nk, HS, nq, Pt, tile(g, it, 3), dV, ldO, true);
+                            pk.product(nk, HS, nq, Pt, tile(g, it, DO_B), dV, ldO, true);
                             pk.A(dSt, dP, 1, ldS, nk, nq);  // dK += dSᵀ Q
-                            pk.product(nk, HS, nq, dSt, tile(g, it, 2), dK, ldO, true);
+                            pk.product(nk, HS, nq, dSt, tile(g, it, Q_B), dK, ldO, true);
                             pk.A(dSa, dP, ldS, 1, nq, nk);  // dQ += dS K
                             pk.product(nq, HS, nk, dSa, Kk + jt * hb, dQ + ((size_t)g * ntiles + it) * acc, ldO, true);
                         }
