@@ -321,6 +321,21 @@ namespace {
 const AttShape tile_shapes[] = {{3, 1, 2, 1, 8},   {2, 5, 4, 2, 6},    {1, 63, 3, 3, 10}, {1, 64, 2, 1, 32},
                                 {2, 65, 4, 2, 12}, {1, 130, 4, 1, 64}, {2, 200, 2, 2, 34}, {1, 97, 2, 1, 33}};
 
+// Random inputs for shape s and what the plain kernels make of them
+struct PlainAttention {
+    vecf qkv, R, out, dqkv;  // R: the upstream gradient, (B, T, NH·HS)
+    PlainAttention(const AttShape& s, std::mt19937& rng) {
+        size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+        qkv = random_vec(rng, n, -2, 2);
+        R = random_vec(rng, no, -1, 1);
+        out.resize(no);
+        dqkv.resize(n);
+        vecf att((size_t)s.B * s.NH * s.T * s.T);
+        attention_forward(out.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+        attention_backward(dqkv.data(), R.data(), qkv.data(), att.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+    }
+};
+
 // Runs attn_bf16's forward and backward on kernels kn; out, lse, dqkv start as NaN
 void attention_on(const gemm::Kernels& kn, const AttShape& s, const vecf& qkv, const vecf& R, vecf& out, vecf& lse,
                   vecf& dqkv) {
@@ -345,15 +360,11 @@ TEST_CASE("flash attention on the GEMM's fp32 kernels matches attention_forward 
         std::mt19937 rng(1701);
         for (const AttShape& s : tile_shapes) {
             INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
-            size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
-            vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
-            vecf out_ref(no), att((size_t)s.B * s.NH * s.T * s.T), dref(n);
-            attention_forward(out_ref.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
-            attention_backward(dref.data(), R.data(), qkv.data(), att.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            const PlainAttention ref(s, rng);
             vecf out, lse, dqkv;
-            attention_on(gemm::kernels_for(gemm::active_isa(), false), s, qkv, R, out, lse, dqkv);
-            check_same("out", out, out_ref);
-            check_same("dqkv", dqkv, dref);
+            attention_on(gemm::kernels_for(gemm::active_isa(), false), s, ref.qkv, ref.R, out, lse, dqkv);
+            check_same("out", out, ref.out);
+            check_same("dqkv", dqkv, ref.dqkv);
         }
     });
 }
@@ -367,11 +378,9 @@ TEST_CASE("bf16 flash attention: within bf16 rounding of fp32, the same on every
         for (size_t si = 0; si < std::size(tile_shapes); si++) {
             const AttShape& s = tile_shapes[si];
             INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
-            size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
-            vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
-            vecf out_ref(no), att((size_t)s.B * s.NH * s.T * s.T), dref(n);
-            attention_forward(out_ref.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
-            attention_backward(dref.data(), R.data(), qkv.data(), att.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            const PlainAttention ref(s, rng);
+            const vecf &qkv = ref.qkv, &R = ref.R, &out_ref = ref.out, &dref = ref.dqkv;
+            const size_t n = qkv.size(), no = R.size();
             vecf out[2], lse[2], dqkv[2];
             for (int k = 0; k < 2; k++)
                 with_threads(k + 1, [&] {

@@ -63,6 +63,22 @@ inline uint32_t* scratch(size_t words) {
     return ws.get(words);
 }
 
+// Runs task(b, kvh) for every (batch, kv head) on the team's threads, each
+// thread with kn's per-thread state (AMX: the tile configuration) set up
+// around its tasks. A task is computed by one thread in a fixed order, so the
+// results do not depend on which thread that is.
+template <class F>
+void for_each_task(const gemm::Kernels& kn, int B, int NKV, const F& task) {
+    #pragma omp parallel
+    {
+        if (kn.thread_begin) kn.thread_begin();
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int kvh = 0; kvh < NKV; kvh++) task(b, kvh);
+        if (kn.thread_end) kn.thread_end();
+    }
+}
+
 // out is (B, T, NH·HS), lse (B, NH, T), as attention_forward_flash.
 inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
                     int HS) {
@@ -72,58 +88,51 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float
     const size_t kb = pk.b_words(BT, HS), vb = pk.b_words(HS, BT), qa = pk.a_words(BT, HS), pa = pk.a_words(BT, BT);
     const size_t words = ntiles * (kb + vb) + qa + pa + (size_t)Mp * ldS + (size_t)Mp * ldO + 2 * (size_t)Mp;
     const float scale = 1.0f / sqrtf((float)HS);
-    #pragma omp parallel
-    {
-        if (kn.thread_begin) kn.thread_begin();
-        #pragma omp for collapse(2) schedule(dynamic, 1)
-        for (int b = 0; b < B; b++)
-            for (int kvh = 0; kvh < NKV; kvh++) {
-                uint32_t* Kb = scratch(words);    // per key tile: Kᵀ as B (depth HS, columns keys)
-                uint32_t* Vb = Kb + ntiles * kb;  // per key tile: V as B (depth keys, columns HS)
-                uint32_t* Qa = Vb + ntiles * vb;  // the query tile as A (rows queries, depth HS)
-                uint32_t* Pa = Qa + qa;           // P as A (rows queries, depth keys)
-                float* S = (float*)(Pa + pa);     // (Mp, ldS) scores, then probabilities
-                float* O = S + (size_t)Mp * ldS;  // (Mp, ldO) unnormalised output rows
-                float* m = O + (size_t)Mp * ldO;  // (Mp) running max
-                float* l = m + Mp;                // (Mp) running sum
-                const float* base = qkv + (size_t)b * T * row;
-                for (int jt = 0; jt < ntiles; jt++) {
-                    const int j0 = jt * BT, nk = std::min(BT, T - j0);
-                    pk.B(Kb + jt * kb, base + (size_t)j0 * row + (NH + kvh) * HS, row, 1, nk, HS);
-                    pk.B(Vb + jt * vb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, 1, row, HS, nk);
-                }
-                for (int h = kvh * group; h < (kvh + 1) * group; h++)
-                    for (int i0 = 0; i0 < T; i0 += BT) {
-                        const int nq = std::min(BT, T - i0);
-                        pk.A(Qa, base + (size_t)i0 * row + h * HS, row, 1, nq, HS);
-                        memset(O, 0, (size_t)Mp * ldO * sizeof(float));
-                        for (int r = 0; r < Mp; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
-                        for (int j0 = 0; j0 < i0 + nq; j0 += BT) {  // causal: no key after the last query
-                            const int nk = std::min(BT, T - j0);
-                            pk.product(nq, nk, HS, Qa, Kb + (j0 / BT) * kb, S, ldS, false);
-                            for (int r = 0; r < nq; r++) {
-                                const int jmax = std::min(nk, i0 + r - j0 + 1);  // keys j0..i0+r
-                                const float alpha = attn::softmax_online_row(S + (size_t)r * ldS, ldS, jmax, scale,
-                                                                              m[r], l[r]);
-                                if (alpha != 1.0f) {
-                                    float* o = O + (size_t)r * ldO;
-                                    for (int i = 0; i < HS; i++) o[i] *= alpha;
-                                }
-                            }
-                            pk.A(Pa, S, ldS, 1, nq, nk);
-                            pk.product(nq, HS, nk, Pa, Vb + (j0 / BT) * vb, O, ldO, true);
-                        }
-                        for (int r = 0; r < nq; r++) {
-                            const float inv = 1.0f / l[r];
-                            const float* o = O + (size_t)r * ldO;
-                            float* dst = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
-                            for (int i = 0; i < HS; i++) dst[i] = o[i] * inv;
-                            lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + logf(l[r]);
+    for_each_task(kn, B, NKV, [&](int b, int kvh) {
+        uint32_t* Kb = scratch(words);    // per key tile: Kᵀ as B (depth HS, columns keys)
+        uint32_t* Vb = Kb + ntiles * kb;  // per key tile: V as B (depth keys, columns HS)
+        uint32_t* Qa = Vb + ntiles * vb;  // the query tile as A (rows queries, depth HS)
+        uint32_t* Pa = Qa + qa;           // P as A (rows queries, depth keys)
+        float* S = (float*)(Pa + pa);     // (Mp, ldS) scores, then probabilities
+        float* O = S + (size_t)Mp * ldS;  // (Mp, ldO) unnormalised output rows
+        float* m = O + (size_t)Mp * ldO;  // (Mp) running max
+        float* l = m + Mp;                // (Mp) running sum
+        const float* base = qkv + (size_t)b * T * row;
+        for (int jt = 0; jt < ntiles; jt++) {
+            const int j0 = jt * BT, nk = std::min(BT, T - j0);
+            pk.B(Kb + jt * kb, base + (size_t)j0 * row + (NH + kvh) * HS, row, 1, nk, HS);
+            pk.B(Vb + jt * vb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, 1, row, HS, nk);
+        }
+        for (int h = kvh * group; h < (kvh + 1) * group; h++)
+            for (int i0 = 0; i0 < T; i0 += BT) {
+                const int nq = std::min(BT, T - i0);
+                pk.A(Qa, base + (size_t)i0 * row + h * HS, row, 1, nq, HS);
+                memset(O, 0, (size_t)Mp * ldO * sizeof(float));
+                for (int r = 0; r < Mp; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
+                for (int j0 = 0; j0 < i0 + nq; j0 += BT) {  // causal: no key after the last query
+                    const int nk = std::min(BT, T - j0);
+                    pk.product(nq, nk, HS, Qa, Kb + (j0 / BT) * kb, S, ldS, false);
+                    for (int r = 0; r < nq; r++) {
+                        const int jmax = std::min(nk, i0 + r - j0 + 1);  // keys j0..i0+r
+                        const float alpha = attn::softmax_online_row(S + (size_t)r * ldS, ldS, jmax, scale,
+                                                                      m[r], l[r]);
+                        if (alpha != 1.0f) {
+                            float* o = O + (size_t)r * ldO;
+                            for (int i = 0; i < HS; i++) o[i] *= alpha;
                         }
                     }
+                    pk.A(Pa, S, ldS, 1, nq, nk);
+                    pk.product(nq, HS, nk, Pa, Vb + (j0 / BT) * vb, O, ldO, true);
+                }
+                for (int r = 0; r < nq; r++) {
+                    const float inv = 1.0f / l[r];
+                    const float* o = O + (size_t)r * ldO;
+                    float* dst = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
+                    for (int i = 0; i < HS; i++) dst[i] = o[i] * inv;
+                    lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + logf(l[r]);
+                }
             }
-        if (kn.thread_end) kn.thread_end();
-    }
+    });
 }
 
 // dqkv (B, T, (NH + 2·NKV)·HS) is overwritten with ∂L/∂qkv, as attention_backward_flash.
@@ -139,93 +148,86 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
     const size_t words = ntiles * (2 * kb + hb) + (size_t)group * ntiles * (per_head + acc) + 3 * sa +
                          (size_t)group * ntiles * BT + 2 * (size_t)Mp * ldS + 2 * acc;
     const float scale = 1.0f / sqrtf((float)HS);
-    #pragma omp parallel
-    {
-        if (kn.thread_begin) kn.thread_begin();
-        #pragma omp for collapse(2) schedule(dynamic, 1)
-        for (int b = 0; b < B; b++)
-            for (int kvh = 0; kvh < NKV; kvh++) {
-                uint32_t* Kb = scratch(words);       // per key tile: Kᵀ as B (depth HS)
-                uint32_t* Vb = Kb + ntiles * kb;     // per key tile: Vᵀ as B (depth HS)
-                uint32_t* Kk = Vb + ntiles * kb;     // per key tile: K as B (depth keys)
-                uint32_t* H = Kk + ntiles * hb;      // per head and query tile: Qa, dOa, Qb, dOb
-                float* dQ = (float*)(H + (size_t)group * ntiles * per_head);  // per head and query tile (Mp, ldO)
-                uint32_t* Pt = (uint32_t*)(dQ + (size_t)group * ntiles * acc);  // Pᵀ as A (rows keys, depth queries)
-                uint32_t* dSt = Pt + sa;             // dSᵀ as A
-                uint32_t* dSa = dSt + sa;            // dS as A (rows queries, depth keys)
-                float* D = (float*)(dSa + sa);       // per head (ntiles·BT): do·o of each query row
-                float* S = D + (size_t)group * ntiles * BT;  // (Mp, ldS) q·k, then p
-                float* dP = S + (size_t)Mp * ldS;    // (Mp, ldS) do·v, then ds
-                float* dK = dP + (size_t)Mp * ldS;   // (Mp, ldO) this key tile's dk rows
-                float* dV = dK + acc;                // ... dv rows
-                // query tile it of head g of the group: Q and dO as A, then Q and dO as B
-                enum { Q_A, DO_A, Q_B, DO_B };
-                auto tile = [&](int g, int it, int which) {
-                    const size_t at[4] = {0, qa, 2 * qa, 2 * qa + hb};
-                    return H + ((size_t)g * ntiles + it) * per_head + at[which];
-                };
-                const float* base = qkv + (size_t)b * T * row;
-                for (int jt = 0; jt < ntiles; jt++) {
-                    const int j0 = jt * BT, nk = std::min(BT, T - j0);
-                    const float* k = base + (size_t)j0 * row + (NH + kvh) * HS;
-                    pk.B(Kb + jt * kb, k, row, 1, nk, HS);
-                    pk.B(Vb + jt * kb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, row, 1, nk, HS);
-                    pk.B(Kk + jt * hb, k, 1, row, HS, nk);
+    for_each_task(kn, B, NKV, [&](int b, int kvh) {
+        uint32_t* Kb = scratch(words);       // per key tile: Kᵀ as B (depth HS)
+        uint32_t* Vb = Kb + ntiles * kb;     // per key tile: Vᵀ as B (depth HS)
+        uint32_t* Kk = Vb + ntiles * kb;     // per key tile: K as B (depth keys)
+        uint32_t* H = Kk + ntiles * hb;      // per head and query tile: Qa, dOa, Qb, dOb
+        float* dQ = (float*)(H + (size_t)group * ntiles * per_head);  // per head and query tile (Mp, ldO)
+        uint32_t* Pt = (uint32_t*)(dQ + (size_t)group * ntiles * acc);  // Pᵀ as A (rows keys, depth queries)
+        uint32_t* dSt = Pt + sa;             // dSᵀ as A
+        uint32_t* dSa = dSt + sa;            // dS as A (rows queries, depth keys)
+        float* D = (float*)(dSa + sa);       // per head (ntiles·BT): do·o of each query row
+        float* S = D + (size_t)group * ntiles * BT;  // (Mp, ldS) q·k, then p
+        float* dP = S + (size_t)Mp * ldS;    // (Mp, ldS) do·v, then ds
+        float* dK = dP + (size_t)Mp * ldS;   // (Mp, ldO) this key tile's dk rows
+        float* dV = dK + acc;                // ... dv rows
+        // query tile it of head g of the group: Q and dO as A, then Q and dO as B
+        enum { Q_A, DO_A, Q_B, DO_B };
+        auto tile = [&](int g, int it, int which) {
+            const size_t at[4] = {0, qa, 2 * qa, 2 * qa + hb};
+            return H + ((size_t)g * ntiles + it) * per_head + at[which];
+        };
+        const float* base = qkv + (size_t)b * T * row;
+        for (int jt = 0; jt < ntiles; jt++) {
+            const int j0 = jt * BT, nk = std::min(BT, T - j0);
+            const float* k = base + (size_t)j0 * row + (NH + kvh) * HS;
+            pk.B(Kb + jt * kb, k, row, 1, nk, HS);
+            pk.B(Vb + jt * kb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, row, 1, nk, HS);
+            pk.B(Kk + jt * hb, k, 1, row, HS, nk);
+        }
+        for (int g = 0; g < group; g++) {
+            const int h = kvh * group + g;
+            for (int it = 0; it < ntiles; it++) {
+                const int i0 = it * BT, nq = std::min(BT, T - i0);
+                const float* q = base + (size_t)i0 * row + h * HS;
+                const float* d = dout + ((size_t)b * T + i0) * NH * HS + h * HS;
+                pk.A(tile(g, it, Q_A), q, row, 1, nq, HS);
+                pk.A(tile(g, it, DO_A), d, NH * HS, 1, nq, HS);
+                pk.B(tile(g, it, Q_B), q, 1, row, HS, nq);
+                pk.B(tile(g, it, DO_B), d, 1, NH * HS, HS, nq);
+                memset(dQ + ((size_t)g * ntiles + it) * acc, 0, acc * sizeof(float));
+                for (int r = 0; r < nq; r++) {
+                    const float* o = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
+                    const float* dr = d + (size_t)r * NH * HS;
+                    float sum = 0.0f;
+                    for (int i = 0; i < HS; i++) sum += o[i] * dr[i];
+                    D[(size_t)g * ntiles * BT + i0 + r] = sum;
                 }
-                for (int g = 0; g < group; g++) {
-                    const int h = kvh * group + g;
-                    for (int it = 0; it < ntiles; it++) {
-                        const int i0 = it * BT, nq = std::min(BT, T - i0);
-                        const float* q = base + (size_t)i0 * row + h * HS;
-                        const float* d = dout + ((size_t)b * T + i0) * NH * HS + h * HS;
-                        pk.A(tile(g, it, Q_A), q, row, 1, nq, HS);
-                        pk.A(tile(g, it, DO_A), d, NH * HS, 1, nq, HS);
-                        pk.B(tile(g, it, Q_B), q, 1, row, HS, nq);
-                        pk.B(tile(g, it, DO_B), d, 1, NH * HS, HS, nq);
-                        memset(dQ + ((size_t)g * ntiles + it) * acc, 0, acc * sizeof(float));
-                        for (int r = 0; r < nq; r++) {
-                            const float* o = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
-                            const float* dr = d + (size_t)r * NH * HS;
-                            float sum = 0.0f;
-                            for (int i = 0; i < HS; i++) sum += o[i] * dr[i];
-                            D[(size_t)g * ntiles * BT + i0 + r] = sum;
-                        }
-                    }
-                }
-                for (int jt = 0; jt < ntiles; jt++) {
-                    const int j0 = jt * BT, nk = std::min(BT, T - j0);
-                    memset(dK, 0, 2 * acc * sizeof(float));  // dK and dV
-                    for (int g = 0; g < group; g++) {
-                        const float* lse_h = lse + ((size_t)b * NH + kvh * group + g) * T;
-                        for (int it = jt; it < ntiles; it++) {  // causal: only queries at or after j0
-                            const int i0 = it * BT, nq = std::min(BT, T - i0);
-                            pk.product(nq, nk, HS, tile(g, it, Q_A), Kb + jt * kb, S, ldS, false);
-                            pk.product(nq, nk, HS, tile(g, it, DO_A), Vb + jt * kb, dP, ldS, false);
-                            for (int r = 0; r < nq; r++)
-                                attn::softmax_grad_row(S + (size_t)r * ldS, dP + (size_t)r * ldS, ldS,
-                                                       std::min(nk, i0 + r - j0 + 1), scale, lse_h[i0 + r],
-                                                       D[(size_t)g * ntiles * BT + i0 + r]);
-                            pk.A(Pt, S, 1, ldS, nk, nq);    // dV += Pᵀ dO
-                            pk.product(nk, HS, nq, Pt, tile(g, it, DO_B), dV, ldO, true);
-                            pk.A(dSt, dP, 1, ldS, nk, nq);  // dK += dSᵀ Q
-                            pk.product(nk, HS, nq, dSt, tile(g, it, Q_B), dK, ldO, true);
-                            pk.A(dSa, dP, ldS, 1, nq, nk);  // dQ += dS K
-                            pk.product(nq, HS, nk, dSa, Kk + jt * hb, dQ + ((size_t)g * ntiles + it) * acc, ldO, true);
-                        }
-                    }
-                    for (int j = 0; j < nk; j++) {
-                        float* d = dqkv + ((size_t)b * T + j0 + j) * row;
-                        memcpy(d + (NH + kvh) * HS, dK + (size_t)j * ldO, HS * sizeof(float));
-                        memcpy(d + (NH + NKV + kvh) * HS, dV + (size_t)j * ldO, HS * sizeof(float));
-                    }
-                }
-                for (int g = 0; g < group; g++)
-                    for (int t = 0; t < T; t++)
-                        memcpy(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS,
-                               dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, HS * sizeof(float));
             }
-        if (kn.thread_end) kn.thread_end();
-    }
+        }
+        for (int jt = 0; jt < ntiles; jt++) {
+            const int j0 = jt * BT, nk = std::min(BT, T - j0);
+            memset(dK, 0, 2 * acc * sizeof(float));  // dK and dV
+            for (int g = 0; g < group; g++) {
+                const float* lse_h = lse + ((size_t)b * NH + kvh * group + g) * T;
+                for (int it = jt; it < ntiles; it++) {  // causal: only queries at or after j0
+                    const int i0 = it * BT, nq = std::min(BT, T - i0);
+                    pk.product(nq, nk, HS, tile(g, it, Q_A), Kb + jt * kb, S, ldS, false);
+                    pk.product(nq, nk, HS, tile(g, it, DO_A), Vb + jt * kb, dP, ldS, false);
+                    for (int r = 0; r < nq; r++)
+                        attn::softmax_grad_row(S + (size_t)r * ldS, dP + (size_t)r * ldS, ldS,
+                                               std::min(nk, i0 + r - j0 + 1), scale, lse_h[i0 + r],
+                                               D[(size_t)g * ntiles * BT + i0 + r]);
+                    pk.A(Pt, S, 1, ldS, nk, nq);    // dV += Pᵀ dO
+                    pk.product(nk, HS, nq, Pt, tile(g, it, DO_B), dV, ldO, true);
+                    pk.A(dSt, dP, 1, ldS, nk, nq);  // dK += dSᵀ Q
+                    pk.product(nk, HS, nq, dSt, tile(g, it, Q_B), dK, ldO, true);
+                    pk.A(dSa, dP, ldS, 1, nq, nk);  // dQ += dS K
+                    pk.product(nq, HS, nk, dSa, Kk + jt * hb, dQ + ((size_t)g * ntiles + it) * acc, ldO, true);
+                }
+            }
+            for (int j = 0; j < nk; j++) {
+                float* d = dqkv + ((size_t)b * T + j0 + j) * row;
+                memcpy(d + (NH + kvh) * HS, dK + (size_t)j * ldO, HS * sizeof(float));
+                memcpy(d + (NH + NKV + kvh) * HS, dV + (size_t)j * ldO, HS * sizeof(float));
+            }
+        }
+        for (int g = 0; g < group; g++)
+            for (int t = 0; t < T; t++)
+                memcpy(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS,
+                       dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, HS * sizeof(float));
+    });
 }
 
 }  // namespace attn_bf16
