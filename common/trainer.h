@@ -39,8 +39,9 @@ struct TrainerOptions {
 };
 
 // --precision auto|fp32|bf16 (--bf16 is --precision bf16): what the CPU
-// trainers' matmuls multiply (kernels/cpu/matmul.h). Weights, gradients,
-// AdamW, norms and attention stay fp32 in every mode.
+// trainers' matmuls (kernels/cpu/matmul.h) and attention's products
+// (kernels/cpu/attention_bf16.h) multiply. Weights, gradients, AdamW, norms
+// and the softmax stay fp32 in every mode, and every product accumulates in fp32.
 struct PrecisionOption {
     std::string precision = "auto";
     bool bf16 = false;  // --bf16
@@ -48,8 +49,9 @@ struct PrecisionOption {
 
 inline void add_precision_flags(std::vector<ArgSpec>& specs, PrecisionOption* p) {
     specs.push_back({nullptr, "--precision", ARG_STRING, &p->precision,
-                     "matmul operands: bf16 (rounded, fp32 accumulation), fp32, or auto = bf16 where this CPU's bf16 "
-                     "path is faster than fp32 (AMX tiles, Zen 4's avx512_bf16), else fp32"});
+                     "operands of the matmuls and attention's products: bf16 (rounded, fp32 accumulation), fp32, or "
+                     "auto = bf16 where this CPU's bf16 path is faster than fp32 (AMX tiles, Zen 4's avx512_bf16), "
+                     "else fp32"});
     specs.push_back({nullptr, "--bf16", ARG_BOOL, &p->bf16, "the same as --precision bf16"});
 }
 
