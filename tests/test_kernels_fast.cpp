@@ -599,7 +599,8 @@ vecd classifier_ref(const vecd& x, const vecd& w, const std::vector<int>& tgt, i
 TEST_CASE("classifier_forward_backward matches matmul + crossentropy + matmul_backward, and finite differences",
           "[classifier][fast]") {
     struct Shape { int N, C, V; };
-    // one row, chunks of 512 rows plus a tail, vocabularies off the vector width
+    // one row, a chunk of CLASSIFIER_CHUNK (1024) rows plus a tail, vocabularies off the vector width
+    static_assert(CLASSIFIER_CHUNK < 1030, "the last shape spans more than one chunk");
     const Shape shapes[] = {{1, 3, 5}, {9, 16, 37}, {600, 24, 70}, {1030, 8, 17}};
     std::mt19937 rng(2001);
     for (const Shape& s : shapes) {
