@@ -66,9 +66,10 @@ inline bool resolve_precision(const PrecisionOption& p) {
     return gemm::bf16_is_faster(gemm::active_isa());
 }
 
-// The banner's line: the GEMM path, its precision, and why when auto chose it.
+// The banner's line: the GEMM path, its precision (and attention's, in bf16), and why when auto chose it.
 inline std::string describe_precision(const PrecisionOption& p, bool bf16) {
     std::string line = gemm::describe(bf16);
+    if (bf16) line += "; attention's products on the same kernels";
     if (p.precision == "auto" && !p.bf16)
         line += bf16 ? " | --precision auto: bf16 is faster than fp32 on this CPU"
                      : " | --precision auto: fp32 (bf16 is not faster on this CPU)";
