@@ -243,6 +243,26 @@ inline void softmax_grad_row(float* p, float* ds, int n, int jmax, float scale, 
     for (; j < n; j++) { p[j] = 0.0f; ds[j] = 0.0f; }
 }
 
+// dst[0, n) = a · src[0, n); dst may be src (rescaling an output row in place).
+inline void scale_row(float* dst, const float* src, int n, float a) {
+    using namespace simd;
+    const vf va = vset1(a);
+    int i = 0;
+    for (; i + W <= n; i += W) vstore(dst + i, vmul(vload(src + i), va));
+    for (; i < n; i++) dst[i] = src[i] * a;
+}
+
+// Σ a[i]·b[i] over [0, n): backward's D = do·o of a query row.
+inline float dot_row(const float* a, const float* b, int n) {
+    using namespace simd;
+    vf acc = vzero();
+    int i = 0;
+    for (; i + W <= n; i += W) acc = vfmadd(vload(a + i), vload(b + i), acc);
+    float sum = vsum(acc);
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
 // Per-thread scratch, grown on demand; it carries nothing from one call to the next.
 inline float* scratch(size_t n) {
     static thread_local std::vector<float> buf;
@@ -289,22 +309,13 @@ inline void attention_forward_flash(float* out, float* lse, const float* qkv, in
                         for (int r = 0; r < nqp; r++) {
                             const int jmax = r < nq ? std::min(nk, i0 + r - j0 + 1) : 0;  // keys j0..i0+r
                             const float alpha = softmax_online_row(S + (size_t)r * nkp, nkp, jmax, scale, m[r], l[r]);
-                            if (alpha != 1.0f) {
-                                float* o = O + (size_t)r * HSp;
-                                const vf va = vset1(alpha);
-                                for (int i = 0; i < HSp; i += W) vstore(o + i, vmul(vload(o + i), va));
-                            }
+                            if (alpha != 1.0f) scale_row(O + (size_t)r * HSp, O + (size_t)r * HSp, HSp, alpha);
                         }
                         tile_gemm(nqp, HSp, nkp, S, nkp, 1, Vp + (size_t)j0 * HSp, HSp, O, HSp, true);
                     }
                     for (int r = 0; r < nq; r++) {
-                        const float inv = 1.0f / l[r];
-                        const float* o = O + (size_t)r * HSp;
-                        float* dst = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
-                        const vf vi = vset1(inv);
-                        int i = 0;
-                        for (; i + W <= HS; i += W) vstore(dst + i, vmul(vload(o + i), vi));
-                        for (; i < HS; i++) dst[i] = o[i] * inv;
+                        scale_row(out + ((size_t)b * T + i0 + r) * NH * HS + h * HS, O + (size_t)r * HSp, HS,
+                                  1.0f / l[r]);
                         lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + logf(l[r]);
                     }
                 }
@@ -350,16 +361,9 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
                 const int h = kvh * group + g;
                 pack_rows(Qp + g * head, HSp, Tp, base + h * HS, row, T, HS);
                 pack_rows(dOp + g * head, HSp, Tp, dout + (size_t)b * T * NH * HS + h * HS, NH * HS, T, HS);
-                for (int t = 0; t < T; t++) {
-                    const float* o = out + ((size_t)b * T + t) * NH * HS + h * HS;
-                    const float* d = dOp + g * head + (size_t)t * HSp;
-                    vf acc = vzero();
-                    int i = 0;
-                    for (; i + W <= HS; i += W) acc = vfmadd(vload(o + i), vload(d + i), acc);
-                    float sum = vsum(acc);
-                    for (; i < HS; i++) sum += o[i] * d[i];
-                    D[g * Tp + t] = sum;
-                }
+                for (int t = 0; t < T; t++)
+                    D[g * Tp + t] = dot_row(out + ((size_t)b * T + t) * NH * HS + h * HS,
+                                            dOp + g * head + (size_t)t * HSp, HS);
             }
             memset(dQ, 0, group * head * sizeof(float));
             for (int j0 = 0; j0 < T; j0 += BK) {

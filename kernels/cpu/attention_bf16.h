@@ -27,18 +27,16 @@ namespace attn_bf16 {
 
 constexpr int BT = 64;  // query rows and key columns per tile: whole 16-row AMX tiles, 32 depths per tile row
 
-inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
-
 // Sizes of packed blocks for one path's kernels, in 4-byte words. Every block
 // is padded to 16 words so the next starts 64-byte aligned (the vector
 // micro-kernels load B with aligned loads), plus the packers' slack.
 struct Packing {
     const gemm::Kernels& kn;
-    int kw(int depth) const { return round_up(kn.bf16 ? (depth + 1) / 2 : depth, kn.word_align); }
-    int rows(int m) const { return round_up(m, kn.MR); }  // rows of C a product with m rows writes
-    int cols(int n) const { return round_up(n, kn.NR); }  // ... columns, for n columns
-    size_t a_words(int m, int depth) const { return round_up(rows(m) * kw(depth) + gemm::PACK_SLACK, 16); }
-    size_t b_words(int n, int depth) const { return round_up(cols(n) * kw(depth) + gemm::PACK_SLACK, 16); }
+    int kw(int depth) const { return attn::round_up(kn.bf16 ? (depth + 1) / 2 : depth, kn.word_align); }
+    int rows(int m) const { return attn::round_up(m, kn.MR); }  // rows of C a product with m rows writes
+    int cols(int n) const { return attn::round_up(n, kn.NR); }  // ... columns, for n columns
+    size_t a_words(int m, int depth) const { return attn::round_up(rows(m) * kw(depth) + gemm::PACK_SLACK, 16); }
+    size_t b_words(int n, int depth) const { return attn::round_up(cols(n) * kw(depth) + gemm::PACK_SLACK, 16); }
     // X(r, k) = src[r·s_r + k·s_k], `m` rows × depth, as an A or a B operand
     void A(uint32_t* dst, const float* src, long s_r, long s_k, int m, int depth) const {
         kn.pack_A(dst, src, s_r, s_k, m, depth, kw(depth));
@@ -116,19 +114,14 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float
                         const int jmax = std::min(nk, i0 + r - j0 + 1);  // keys j0..i0+r
                         const float alpha = attn::softmax_online_row(S + (size_t)r * ldS, ldS, jmax, scale,
                                                                       m[r], l[r]);
-                        if (alpha != 1.0f) {
-                            float* o = O + (size_t)r * ldO;
-                            for (int i = 0; i < HS; i++) o[i] *= alpha;
-                        }
+                        if (alpha != 1.0f) attn::scale_row(O + (size_t)r * ldO, O + (size_t)r * ldO, HS, alpha);
                     }
                     pk.A(Pa, S, ldS, 1, nq, nk);
                     pk.product(nq, HS, nk, Pa, Vb + (j0 / BT) * vb, O, ldO, true);
                 }
                 for (int r = 0; r < nq; r++) {
-                    const float inv = 1.0f / l[r];
-                    const float* o = O + (size_t)r * ldO;
-                    float* dst = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
-                    for (int i = 0; i < HS; i++) dst[i] = o[i] * inv;
+                    attn::scale_row(out + ((size_t)b * T + i0 + r) * NH * HS + h * HS, O + (size_t)r * ldO, HS,
+                                    1.0f / l[r]);
                     lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + logf(l[r]);
                 }
             }
@@ -187,13 +180,9 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
                 pk.B(tile(g, it, Q_B), q, 1, row, HS, nq);
                 pk.B(tile(g, it, DO_B), d, 1, NH * HS, HS, nq);
                 memset(dQ + ((size_t)g * ntiles + it) * acc, 0, acc * sizeof(float));
-                for (int r = 0; r < nq; r++) {
-                    const float* o = out + ((size_t)b * T + i0 + r) * NH * HS + h * HS;
-                    const float* dr = d + (size_t)r * NH * HS;
-                    float sum = 0.0f;
-                    for (int i = 0; i < HS; i++) sum += o[i] * dr[i];
-                    D[(size_t)g * ntiles * BT + i0 + r] = sum;
-                }
+                for (int r = 0; r < nq; r++)
+                    D[(size_t)g * ntiles * BT + i0 + r] =
+                        attn::dot_row(out + ((size_t)b * T + i0 + r) * NH * HS + h * HS, d + (size_t)r * NH * HS, HS);
             }
         }
         for (int jt = 0; jt < ntiles; jt++) {
