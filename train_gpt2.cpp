@@ -385,10 +385,7 @@ static float gpt2_forward_pass(GPT2* model, const int* inputs, const int* target
         layernorm_forward(ln1, ln1_mean, ln1_rstd, x, p.ln1w + l * C, p.ln1b + l * C, (int)BT, C, c.norm_eps);
         matmul_forward_bias(qkv, ln1, p.qkvw + (size_t)l * 3 * C * C, p.qkvb + l * 3 * C,
                             (int)BT, C, 3 * C, model->bf16);
-        if (model->bf16)  // its products on the GEMM's bf16 kernels too
-            attention_forward_flash_bf16(atty, lse, qkv, B, T, NH, NH, HS);
-        else
-            attention_forward_flash(atty, lse, qkv, B, T, NH, NH, HS);
+        attention_forward_flash(atty, lse, qkv, B, T, NH, NH, HS, model->bf16);
         matmul_forward_bias(a.scratch, atty, p.attprojw + (size_t)l * C * C, p.attprojb + l * C,
                             (int)BT, C, C, model->bf16);
         residual_forward(res_att, x, a.scratch, BT * C);
@@ -472,10 +469,7 @@ static void gpt2_backward(GPT2* model, int B, int T, float loss_scale) {
         // attention block. dresidual now holds ∂L/∂res_att.
         matmul_backward_bias_set_dinp(gs.datty, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, gs.dresidual,
                                       atty, p.attprojw + (size_t)l * C * C, (int)BT, C, C, model->bf16);
-        if (model->bf16)
-            attention_backward_flash_bf16(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NH, HS);
-        else
-            attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NH, HS);
+        attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NH, HS, model->bf16);
         matmul_backward_bias_set_dinp(gs.dln, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C, gs.dqkv, ln1,
                                       p.qkvw + (size_t)l * 3 * C * C, (int)BT, C, 3 * C, model->bf16);
         layernorm_backward(gs.dresidual, g.ln1w + l * C, g.ln1b + l * C, gs.dln, x, p.ln1w + l * C, ln1_mean,

@@ -457,10 +457,7 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         prof_lap(prof, "matmul qkv");
         rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");
-        if (model->bf16)  // its products on the GEMM's bf16 kernels too
-            attention_forward_flash_bf16(atty, lse, qkv, B, T, NH, NKV, HS);
-        else
-            attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS);
+        attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS, model->bf16);
         prof_lap(prof, "attention fwd");
         matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
         prof_lap(prof, "matmul wo");
@@ -555,10 +552,7 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         matmul_backward_set_dinp(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty,
                                  p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
         prof_lap(prof, "matmul wo");
-        if (model->bf16)
-            attention_backward_flash_bf16(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS);
-        else
-            attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS);
+        attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->bf16);
         prof_lap(prof, "attention bwd");
         rope_backward_fast(gs.dqkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");

@@ -387,9 +387,10 @@ TEST_CASE("bf16 flash attention: within bf16 rounding of fp32, the same on every
                     out[k].assign(no, NaN);
                     lse[k].assign((size_t)s.B * s.NH * s.T, NaN);
                     dqkv[k].assign(n, NaN);
-                    attention_forward_flash_bf16(out[k].data(), lse[k].data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
-                    attention_backward_flash_bf16(dqkv[k].data(), R.data(), qkv.data(), out[k].data(), lse[k].data(),
-                                                  s.B, s.T, s.NH, s.NKV, s.HS);
+                    attention_forward_flash(out[k].data(), lse[k].data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS,
+                                            true);
+                    attention_backward_flash(dqkv[k].data(), R.data(), qkv.data(), out[k].data(), lse[k].data(), s.B,
+                                             s.T, s.NH, s.NKV, s.HS, true);
                 });
             check_bf16_close("out vs fp32", out[0], out_ref, 1e-2);
             check_bf16_close("dqkv vs fp32", dqkv[0], dref, 1e-2);

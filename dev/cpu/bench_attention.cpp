@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
         double tp = clk.time_s(3, [&] { attention_forward(out_ref.data(), att.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS); });
         double tf = clk.time_s(5, [&] { attention_forward_flash(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS); });
         double tb = clk.time_s(5, [&] {
-            attention_forward_flash_bf16(out16.data(), lse16.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            attention_forward_flash(out16.data(), lse16.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS, true);
         });
         row(s.name, "forward", tp, tf, tb, fwd_flops, bench_max_err(out, out_ref), bench_max_err(out16, out_ref));
         tp = clk.time_s(3, [&] {
@@ -64,8 +64,8 @@ int main(int argc, char** argv) {
             attention_backward_flash(dq.data(), dout.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH, s.NKV, s.HS);
         });
         tb = clk.time_s(5, [&] {
-            attention_backward_flash_bf16(dq16.data(), dout.data(), qkv.data(), out16.data(), lse16.data(), s.B, s.T,
-                                          s.NH, s.NKV, s.HS);
+            attention_backward_flash(dq16.data(), dout.data(), qkv.data(), out16.data(), lse16.data(), s.B, s.T,
+                                     s.NH, s.NKV, s.HS, true);
         });
         row(s.name, "backward", tp, tf, tb, 2 * fwd_flops, bench_max_err(dq, dq_ref), bench_max_err(dq16, dq_ref));
     }

@@ -221,13 +221,16 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
 
 }  // namespace attn_bf16
 
-// The trainers' calls: on the active GEMM path's bf16 kernels.
-inline void attention_forward_flash_bf16(float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
-                                         int HS) {
+// The trainers' calls, taking bf16 as matmul_forward does: with it set, on
+// the active GEMM path's bf16 kernels; without, attention.h's fp32 kernels.
+inline void attention_forward_flash(float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV, int HS,
+                                    bool bf16) {
+    if (!bf16) return attention_forward_flash(out, lse, qkv, B, T, NH, NKV, HS);
     attn_bf16::forward(gemm::kernels_for(gemm::active_isa(), true), out, lse, qkv, B, T, NH, NKV, HS);
 }
 
-inline void attention_backward_flash_bf16(float* dqkv, const float* dout, const float* qkv, const float* out,
-                                          const float* lse, int B, int T, int NH, int NKV, int HS) {
+inline void attention_backward_flash(float* dqkv, const float* dout, const float* qkv, const float* out,
+                                     const float* lse, int B, int T, int NH, int NKV, int HS, bool bf16) {
+    if (!bf16) return attention_backward_flash(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS);
     attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS);
 }
