@@ -44,6 +44,21 @@ inline void prefetch_tile(const float* c, long ldc) {
     }
 }
 
+// At depth step q < 2·MR of a call, every other step: the two lines of one
+// row of the tile to the right, c + NR, which the driver (matmul.h: a row
+// panel's tiles left to right) computes next. Twelve rows at a time at the
+// start of a call (prefetch_tile) reach only this call's own tile in time;
+// spread over the loop, the next tile's lines arrive while this one
+// computes. In-process alternating runs of the 12 llama-5M layer products
+// (bf16): 2-5% faster in two sets of 30 reps, ~1% in a third.
+inline void prefetch_next_row(const float* c, long ldc, int q) {
+    if (q < 2 * MR && !(q & 1)) {
+        const float* p = c + NR + (q / 2) * ldc;
+        _mm_prefetch((const char*)p, _MM_HINT_T0);
+        _mm_prefetch((const char*)(p + 16), _MM_HINT_T0);
+    }
+}
+
 // One 12×32 tile from kc values of depth.
 inline void micro_fp32(int kc, const void* Ap_, const void* Bp_, float* c, long ldc, bool accumulate) {
     const float* Ap = (const float*)Ap_;
@@ -53,6 +68,7 @@ inline void micro_fp32(int kc, const void* Ap_, const void* Bp_, float* c, long 
     #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
     for (int k = 0; k < kc; k++) {
+        prefetch_next_row(c, ldc, k);
         __m512 b0 = _mm512_load_ps(Bp + k * NR);
         __m512 b1 = _mm512_load_ps(Bp + k * NR + 16);
         #pragma GCC unroll 12
@@ -239,6 +255,7 @@ inline void micro_bf16(int kw, const void* Ap_, const void* Bp_, float* c, long 
     #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
     for (int q = 0; q < kw; q++) {
+        prefetch_next_row(c, ldc, q);
         __m512bh b0 = (__m512bh)_mm512_load_si512((const __m512i*)(Bp + q * NR));
         __m512bh b1 = (__m512bh)_mm512_load_si512((const __m512i*)(Bp + q * NR + 16));
         #pragma GCC unroll 12
