@@ -228,11 +228,10 @@ struct GradScratch {
     float* dln;        // (B, T, C) ∂L/∂ an RMSNorm output
     float* dqkv;       // (B, T, QKV)
     float* datty;      // (B, T, NH·HS)
-    float* dh13;       // (B, T, 2·H)
-    float* dhgate;     // (B, T, H)
+    float* dhgate;     // (B, T, H); ∂L/∂h13 has no buffer: backward writes it over the layer's h13
     float* dwcls;      // (V, C) ∂(mean loss)/∂wcls, left by a training forward; backward adds it to the grads
 };
-constexpr int NUM_GRAD_SCRATCH = 7;
+constexpr int NUM_GRAD_SCRATCH = 6;
 
 // ----------------------------------------------------------------------------
 // Per-kernel time, on with --profile. Each kernel is a parallel region that
@@ -394,14 +393,13 @@ static void llama_alloc_activations(Llama* model, int B, int T) {
     for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
 
     size_t BT = (size_t)B * T, HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
-    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * QKV, BT * c.NH * HS, BT * 2 * c.H, BT * c.H,
-                                       (size_t)c.V * c.C};
+    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * QKV, BT * c.NH * HS, BT * c.H, (size_t)c.V * c.C};
     total = 0;
     for (size_t s : gsizes) total += s;
     model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
     advise_huge_pages(model->grad_scratch_memory, total * sizeof(float));
     float** gptrs[NUM_GRAD_SCRATCH] = {&model->gs.dresidual, &model->gs.dln, &model->gs.dqkv, &model->gs.datty,
-                                       &model->gs.dh13, &model->gs.dhgate, &model->gs.dwcls};
+                                       &model->gs.dhgate, &model->gs.dwcls};
     p = model->grad_scratch_memory;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) { *gptrs[i] = p; p += gsizes[i]; }
     model->B = B;
@@ -501,6 +499,8 @@ static float llama_forward(Llama* model, const int* inputs, const int* targets, 
 // ----------------------------------------------------------------------------
 // Backward: after a forward with targets, adds ∂(loss_scale · mean loss)/∂θ
 // into model->grads. loss_scale is 1/accum_steps under gradient accumulation.
+// It uses up the forward's activations (∂L/∂h13 is written over h13), so each
+// backward needs a forward of its own.
 
 static void llama_zero_grad(Llama* model) { memset(model->grads_memory, 0, model->num_params * sizeof(float)); }
 
@@ -541,9 +541,10 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         matmul_backward_set_dinp(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, hgate, p.w2 + (size_t)l * C * H,
                                  (int)BT, H, C, model->bf16);
         prof_lap(prof, "matmul w2");
-        swiglu_backward_fast(gs.dh13, gs.dhgate, h13, (int)BT, H);
+        // ∂L/∂h13 over h13 itself: nothing reads the forward's h13 after this
+        swiglu_backward_fast(h13, gs.dhgate, h13, (int)BT, H);
         prof_lap(prof, "swiglu");
-        matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, gs.dh13, ln2, p.w13 + (size_t)l * 2 * H * C,
+        matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, h13, ln2, p.w13 + (size_t)l * 2 * H * C,
                                  (int)BT, C, 2 * H, model->bf16);
         prof_lap(prof, "matmul w13");
         rmsnorm_backward_fast(gs.dresidual, g.rms_ffn + l * C, gs.dln, res_att, p.rms_ffn + l * C, ln2_rstd, (int)BT, C);
@@ -565,6 +566,7 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
     }
     embedding_backward(g.wte, gs.dresidual, model->inputs.data(), (int)BT, C);
     prof_lap(prof, "embedding");
+    model->cls_grad_ready = false;  // the activations are used up
 }
 
 // ----------------------------------------------------------------------------

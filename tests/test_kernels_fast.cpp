@@ -496,7 +496,7 @@ TEST_CASE("rmsnorm_backward_fast matches rmsnorm_backward and finite differences
 
 // ======================================================================== swiglu
 
-TEST_CASE("swiglu fast forward and backward match the plain kernels and finite differences", "[swiglu][fast]") {
+TEST_CASE("swiglu fast forward and backward match the plain kernels and finite differences, in place too", "[swiglu][fast]") {
     struct Shape { int N, H; };
     const Shape shapes[] = {{1, 1}, {7, 13}, {3, 67}, {40, 64}};
     std::mt19937 rng(1801);
@@ -511,6 +511,12 @@ TEST_CASE("swiglu fast forward and backward match the plain kernels and finite d
         swiglu_backward(d_ref.data(), R.data(), h13.data(), s.N, s.H);
         swiglu_backward_fast(d.data(), R.data(), h13.data(), s.N, s.H);
         check_same("dh13", d, d_ref);
+        // in place, as the trainer runs them (dh13 over h13): the same bits
+        vecf inplace = h13, inplace_fast = h13;
+        swiglu_backward(inplace.data(), R.data(), inplace.data(), s.N, s.H);
+        swiglu_backward_fast(inplace_fast.data(), R.data(), inplace_fast.data(), s.N, s.H);
+        check_equal("dh13 in place (plain)", inplace, d_ref);
+        check_equal("dh13 in place (fast)", inplace_fast, d);
         auto ref = [&](const vecd& v) {
             vecd o(n);
             for (int r = 0; r < s.N; r++)
