@@ -226,12 +226,11 @@ static void act_sizes(size_t* s, const LlamaConfig& c, int B, int T) {
 struct GradScratch {
     float* dresidual;  // (B, T, C) ∂L/∂ residual stream at the current point
     float* dln;        // (B, T, C) ∂L/∂ an RMSNorm output
-    float* dqkv;       // (B, T, QKV)
     float* datty;      // (B, T, NH·HS)
-    float* dhgate;     // (B, T, H); ∂L/∂h13 has no buffer: backward writes it over the layer's h13
+    float* dhgate;     // (B, T, H); ∂L/∂h13 and ∂L/∂qkv have no buffers: backward writes them over the layer's h13, qkv
     float* dwcls;      // (V, C) ∂(mean loss)/∂wcls, left by a training forward; backward adds it to the grads
 };
-constexpr int NUM_GRAD_SCRATCH = 6;
+constexpr int NUM_GRAD_SCRATCH = 5;
 
 // ----------------------------------------------------------------------------
 // Per-kernel time, on with --profile. Each kernel is a parallel region that
@@ -392,13 +391,13 @@ static void llama_alloc_activations(Llama* model, int B, int T) {
     float* p = model->acts_memory;
     for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
 
-    size_t BT = (size_t)B * T, HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
-    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * QKV, BT * c.NH * HS, BT * c.H, (size_t)c.V * c.C};
+    size_t BT = (size_t)B * T, HS = c.C / c.NH;
+    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * c.NH * HS, BT * c.H, (size_t)c.V * c.C};
     total = 0;
     for (size_t s : gsizes) total += s;
     model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
     advise_huge_pages(model->grad_scratch_memory, total * sizeof(float));
-    float** gptrs[NUM_GRAD_SCRATCH] = {&model->gs.dresidual, &model->gs.dln, &model->gs.dqkv, &model->gs.datty,
+    float** gptrs[NUM_GRAD_SCRATCH] = {&model->gs.dresidual, &model->gs.dln, &model->gs.datty,
                                        &model->gs.dhgate, &model->gs.dwcls};
     p = model->grad_scratch_memory;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) { *gptrs[i] = p; p += gsizes[i]; }
@@ -499,8 +498,8 @@ static float llama_forward(Llama* model, const int* inputs, const int* targets, 
 // ----------------------------------------------------------------------------
 // Backward: after a forward with targets, adds ∂(loss_scale · mean loss)/∂θ
 // into model->grads. loss_scale is 1/accum_steps under gradient accumulation.
-// It uses up the forward's activations (∂L/∂h13 is written over h13), so each
-// backward needs a forward of its own.
+// It uses up the forward's activations (∂L/∂h13 and ∂L/∂qkv are written over
+// h13 and qkv), so each backward needs a forward of its own.
 
 static void llama_zero_grad(Llama* model) { memset(model->grads_memory, 0, model->num_params * sizeof(float)); }
 
@@ -553,11 +552,13 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         matmul_backward_set_dinp(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty,
                                  p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
         prof_lap(prof, "matmul wo");
-        attention_backward_flash(gs.dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->bf16);
+        // ∂L/∂qkv over qkv itself: attention reads what it needs of qkv before it writes
+        float* dqkv = qkv;
+        attention_backward_flash(dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->bf16);
         prof_lap(prof, "attention bwd");
-        rope_backward_fast(gs.dqkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
+        rope_backward_fast(dqkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");
-        matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, gs.dqkv, ln1, p.wqkv + (size_t)l * QKV * C,
+        matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, dqkv, ln1, p.wqkv + (size_t)l * QKV * C,
                                  (int)BT, C, QKV, model->bf16);
         prof_lap(prof, "matmul qkv");
         rmsnorm_backward_fast(gs.dresidual, g.rms_att + l * C, gs.dln, x, p.rms_att + l * C, ln1_rstd, (int)BT, C);

@@ -409,6 +409,31 @@ TEST_CASE("bf16 flash attention: within bf16 rounding of fp32, the same on every
     });
 }
 
+TEST_CASE("flash attention backward in place (dqkv over qkv, as the trainer runs it): the same bits, fp32 and bf16",
+          "[attention][fast]") {
+    auto run = [&](bool bf16) {
+        std::mt19937 rng(1704);
+        for (const AttShape& s : tile_shapes) {
+            INFO("bf16 " << bf16 << " B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV
+                         << " HS=" << s.HS);
+            const size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+            const vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+            vecf out(no, NaN), lse((size_t)s.B * s.NH * s.T, NaN), dqkv(n, NaN);
+            attention_forward_flash(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS, bf16);
+            attention_backward_flash(dqkv.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH,
+                                     s.NKV, s.HS, bf16);
+            vecf inplace = qkv;
+            with_threads(2, [&] {
+                attention_backward_flash(inplace.data(), R.data(), inplace.data(), out.data(), lse.data(), s.B, s.T,
+                                         s.NH, s.NKV, s.HS, bf16);
+            });
+            check_equal("dqkv in place", inplace, dqkv);
+        }
+    };
+    run(false);
+    for_each_gemm_path(true, [&] { run(true); });
+}
+
 // ======================================================================== rmsnorm
 
 namespace {

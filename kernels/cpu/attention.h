@@ -329,6 +329,8 @@ inline void attention_forward_flash(float* out, float* lse, const float* qkv, in
 //   dQ += dS K,   dK += dSᵀ Q.
 // A task is one (batch, kv head): every query head of the group adds into the
 // same dk, dv, so they stay inside one task, and no two tasks write one value.
+// dqkv may be qkv itself: a task packs all the q, k and v it reads before it
+// writes, and writes only its own batch's rows and its own heads' columns.
 inline void attention_backward_flash(float* dqkv, const float* dout, const float* qkv, const float* out,
                                      const float* lse, int B, int T, int NH, int NKV, int HS) {
     using namespace attn;

@@ -128,7 +128,8 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float
     });
 }
 
-// dqkv (B, T, (NH + 2·NKV)·HS) is overwritten with ∂L/∂qkv, as attention_backward_flash.
+// dqkv (B, T, (NH + 2·NKV)·HS) is overwritten with ∂L/∂qkv, as attention_backward_flash;
+// it may be qkv itself, as there: a task packs everything it reads before its first write.
 inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, const float* qkv, const float* out,
                      const float* lse, int B, int T, int NH, int NKV, int HS) {
     const Packing pk{kn};
