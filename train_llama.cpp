@@ -554,10 +554,11 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         prof_lap(prof, "matmul wo");
         // ∂L/∂qkv over qkv itself: attention reads what it needs of qkv before it writes
         float* dqkv = qkv;
-        attention_backward_flash(dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->bf16);
+        // RoPE's backward happens as attention stores dq and dk (the rope
+        // tables): they come out as the gradients for q and k before RoPE
+        attention_backward_flash(dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->bf16, model->rope_cos2,
+                                 model->rope_sin2);
         prof_lap(prof, "attention bwd");
-        rope_backward_fast(dqkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
-        prof_lap(prof, "rope");
         matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, dqkv, ln1, p.wqkv + (size_t)l * QKV * C,
                                  (int)BT, C, QKV, model->bf16);
         prof_lap(prof, "matmul qkv");

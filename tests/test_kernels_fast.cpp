@@ -434,6 +434,33 @@ TEST_CASE("flash attention backward in place (dqkv over qkv, as the trainer runs
     for_each_gemm_path(true, [&] { run(true); });
 }
 
+TEST_CASE("flash attention backward with rope tables: the bits of backward then rope_backward_fast (fp32; bf16 all paths)",
+          "[attention][rope][fast]") {
+    auto run = [&](bool bf16) {
+        std::mt19937 rng(1705);
+        for (const AttShape& s : tile_shapes) {
+            if (s.HS % 2) continue;  // RoPE rotates pairs
+            INFO("bf16 " << bf16 << " B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV
+                         << " HS=" << s.HS);
+            const size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+            const vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+            vecf fc((size_t)s.T * s.HS / 2), fs(fc.size()), c2((size_t)s.T * s.HS), s2(c2.size());
+            rope_precompute(fc.data(), fs.data(), s.T, s.HS, 10000.0f);
+            rope_expand_tables(c2.data(), s2.data(), fc.data(), fs.data(), s.T, s.HS);
+            vecf out(no, NaN), lse((size_t)s.B * s.NH * s.T, NaN), want(n, NaN), got(n, NaN);
+            attention_forward_flash(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS, bf16);
+            attention_backward_flash(want.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH,
+                                     s.NKV, s.HS, bf16);
+            rope_backward_fast(want.data(), c2.data(), s2.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+            attention_backward_flash(got.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH, s.NKV,
+                                     s.HS, bf16, c2.data(), s2.data());
+            check_equal("dqkv", got, want);
+        }
+    };
+    run(false);
+    for_each_gemm_path(true, [&] { run(true); });
+}
+
 // ======================================================================== rmsnorm
 
 namespace {

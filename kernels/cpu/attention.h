@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rope.h"
 #include "simd.h"
 
 // out is (B, T, NH·HS); att is (B, NH, T, T), row t holds p(t, j) for j <= t, zeros after.
@@ -270,6 +271,16 @@ inline float* scratch(size_t n) {
     return buf.data();
 }
 
+// Backward's store of one dq or dk row (HS floats) of position t: a copy, or,
+// given rope tables (rope.h's expanded cos2, sin2), the inverse rotation,
+// which is rope's backward: the gradient for q or k as they were before RoPE.
+inline void store_grad_row(float* dst, const float* src, int t, int HS, const float* cos2, const float* sin2) {
+    if (cos2)
+        rope_row(dst, src, t, cos2, sin2, HS, -1.0f);
+    else
+        memcpy(dst, src, HS * sizeof(float));
+}
+
 }  // namespace attn
 
 // out is (B, T, NH·HS); lse is (B, NH, T): log Σ_j exp(s_tj) per query row,
@@ -331,8 +342,13 @@ inline void attention_forward_flash(float* out, float* lse, const float* qkv, in
 // same dk, dv, so they stay inside one task, and no two tasks write one value.
 // dqkv may be qkv itself: a task packs all the q, k and v it reads before it
 // writes, and writes only its own batch's rows and its own heads' columns.
+// Given rope tables (cos2, sin2: rope_expand_tables', T rows at least), dq
+// and dk are written rotated back, which is rope_backward_fast's work done as
+// they are stored (bit for bit the same), so the trainer makes no pass of its
+// own over dqkv; q and k in qkv are the rotated ones the forward read.
 inline void attention_backward_flash(float* dqkv, const float* dout, const float* qkv, const float* out,
-                                     const float* lse, int B, int T, int NH, int NKV, int HS) {
+                                     const float* lse, int B, int T, int NH, int NKV, int HS,
+                                     const float* rope_cos2 = nullptr, const float* rope_sin2 = nullptr) {
     using namespace attn;
     using namespace simd;
     const int row = (NH + 2 * NKV) * HS, group = NH / NKV;
@@ -398,13 +414,13 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
                 }
                 for (int j = 0; j < nk; j++) {
                     float* d = dqkv + ((size_t)b * T + j0 + j) * row;
-                    memcpy(d + (NH + kvh) * HS, dK + (size_t)j * HSp, HS * sizeof(float));
+                    store_grad_row(d + (NH + kvh) * HS, dK + (size_t)j * HSp, j0 + j, HS, rope_cos2, rope_sin2);
                     memcpy(d + (NH + NKV + kvh) * HS, dV + (size_t)j * HSp, HS * sizeof(float));
                 }
             }
             for (int g = 0; g < group; g++)
                 for (int t = 0; t < T; t++)
-                    memcpy(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS, dQ + g * head + (size_t)t * HSp,
-                           HS * sizeof(float));
+                    store_grad_row(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS,
+                                   dQ + g * head + (size_t)t * HSp, t, HS, rope_cos2, rope_sin2);
         }
 }

@@ -130,8 +130,10 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float
 
 // dqkv (B, T, (NH + 2·NKV)·HS) is overwritten with ∂L/∂qkv, as attention_backward_flash;
 // it may be qkv itself, as there: a task packs everything it reads before its first write.
+// Rope tables, as there: dq and dk are written rotated back (rope's backward).
 inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, const float* qkv, const float* out,
-                     const float* lse, int B, int T, int NH, int NKV, int HS) {
+                     const float* lse, int B, int T, int NH, int NKV, int HS, const float* rope_cos2 = nullptr,
+                     const float* rope_sin2 = nullptr) {
     const Packing pk{kn};
     const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
     const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
@@ -209,14 +211,15 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
             }
             for (int j = 0; j < nk; j++) {
                 float* d = dqkv + ((size_t)b * T + j0 + j) * row;
-                memcpy(d + (NH + kvh) * HS, dK + (size_t)j * ldO, HS * sizeof(float));
+                attn::store_grad_row(d + (NH + kvh) * HS, dK + (size_t)j * ldO, j0 + j, HS, rope_cos2, rope_sin2);
                 memcpy(d + (NH + NKV + kvh) * HS, dV + (size_t)j * ldO, HS * sizeof(float));
             }
         }
         for (int g = 0; g < group; g++)
             for (int t = 0; t < T; t++)
-                memcpy(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS,
-                       dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, HS * sizeof(float));
+                attn::store_grad_row(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS,
+                                     dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, t, HS,
+                                     rope_cos2, rope_sin2);
     });
 }
 
@@ -230,8 +233,12 @@ inline void attention_forward_flash(float* out, float* lse, const float* qkv, in
     attn_bf16::forward(gemm::kernels_for(gemm::active_isa(), true), out, lse, qkv, B, T, NH, NKV, HS);
 }
 
+// With rope tables (rope.h's expanded cos2, sin2) dq and dk come out rotated
+// back, as attention_backward_flash (attention.h) says; null for none (GPT-2).
 inline void attention_backward_flash(float* dqkv, const float* dout, const float* qkv, const float* out,
-                                     const float* lse, int B, int T, int NH, int NKV, int HS, bool bf16) {
-    if (!bf16) return attention_backward_flash(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS);
-    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS);
+                                     const float* lse, int B, int T, int NH, int NKV, int HS, bool bf16,
+                                     const float* rope_cos2 = nullptr, const float* rope_sin2 = nullptr) {
+    if (!bf16) return attention_backward_flash(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, rope_cos2, rope_sin2);
+    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS,
+                        rope_cos2, rope_sin2);
 }

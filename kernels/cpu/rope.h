@@ -98,6 +98,29 @@ inline void rope_rotate_fast(float* qkv, const float* cos2, const float* sin2, i
     }
 }
 
+// One row of one head, HS floats at position t: dst = src rotated by the
+// expanded tables' row t, or by its inverse with sign = -1, with
+// rope_rotate_fast's arithmetic, so the two agree bit for bit. Attention's
+// backward writes dq and dk through it (attention.h), in place of a
+// rope_backward_fast pass over all of dqkv.
+inline void rope_row(float* dst, const float* src, int t, const float* cos2, const float* sin2, int HS, float sign) {
+    using namespace simd;
+    const float* c2 = cos2 + (size_t)t * HS;
+    const float* s2 = sin2 + (size_t)t * HS;
+    const vf vsign = vset1(sign);
+    int i = 0;
+    for (; W > 1 && i + W <= HS; i += W) {
+        vf xv = vload(src + i);
+        vstore(dst + i, vfmadd(vmul(vswap_pairs(xv), vload(s2 + i)), vsign, vmul(xv, vload(c2 + i))));
+    }
+    for (; i < HS; i += 2) {
+        float c = c2[i], s = sign * s2[i + 1];
+        float x0 = src[i], x1 = src[i + 1];
+        dst[i] = x0 * c - x1 * s;
+        dst[i + 1] = x0 * s + x1 * c;
+    }
+}
+
 inline void rope_forward_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS) {
     rope_rotate_fast(qkv, cos2, sin2, B, T, NH, NKV, HS, 1.0f);
 }
