@@ -64,6 +64,7 @@
 #include "kernels/cpu/gelu.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/peak.h"
 #include "kernels/cpu/position.h"
 #include "kernels/cpu/residual.h"
 #include "tokenizer/tokenizer.h"
@@ -761,6 +762,10 @@ int main(int argc, char** argv) {
     int start_step = start_model(&model, o, &data.train, &rng, &prior_s);
 
     // --- what this run is
+    if (o.peak_gflops == 0) {  // the default: the peak of this run's matmul instructions, summed over the ranks
+        o.peak_gflops = (float)dist_sum(dist, peak_gflops(bf16, &o.peak_basis));
+        if (dist.world > 1) o.peak_basis += ", summed over " + std::to_string(dist.world) + " ranks";
+    }
     Run run = run_make(o, bp, dist, start_step, prior_s, gpt2_flops_per_token(config, T) * bp.total_batch,
                        run_threads());
     printf("model: GPT-2, seq-len %d, vocab %d (padded %d), layers %d, heads %d, dim %d, %.2fM parameters\n",

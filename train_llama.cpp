@@ -53,6 +53,7 @@
 #include "kernels/cpu/classifier.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/peak.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/swiglu.h"
@@ -907,6 +908,10 @@ int main(int argc, char** argv) {
     }
 
     // --- what this run is
+    if (o.peak_gflops == 0) {  // the default: the peak of this run's matmul instructions, summed over the ranks
+        o.peak_gflops = (float)dist_sum(dist, peak_gflops(bf16, &o.peak_basis));
+        if (dist.world > 1) o.peak_basis += ", summed over " + std::to_string(dist.world) + " ranks";
+    }
     Run run = run_make(o, bp, dist, start_step, prior_s, llama_flops_per_token(config, T) * bp.total_batch,
                        run_threads());
     print_model(config, model.num_params);

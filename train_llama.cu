@@ -723,7 +723,7 @@ int main(int argc, char** argv) {
     std::vector<ArgSpec> specs;
     add_train_flags(specs, &o);
     for (ArgSpec& a : specs)
-        if (a.long_name && !strcmp(a.long_name, "--peak-gflops")) a.help = "peak GFLOP/s for MFU (989000 = H100 SXM dense bf16)";
+        if (a.long_name && !strcmp(a.long_name, "--peak-gflops")) a.help = "peak GFLOP/s for MFU (989000 = H100 SXM dense bf16; > 0)";
     add_model_flags(specs, &mo);
     std::vector<ArgSpec> gpu_flags = {
         {nullptr, "--fp32", ARG_BOOL, &go.fp32, "compute in fp32 throughout (exact comparison with ./train_llama)"},
@@ -732,6 +732,8 @@ int main(int argc, char** argv) {
     };
     specs.insert(specs.end(), gpu_flags.begin(), gpu_flags.end());
     args_parse(argc, argv, specs, SUMMARY);
+    // 0 asks the CPU trainers to measure their peak; a GPU's is a number from its data sheet
+    if (o.peak_gflops == 0) die("--peak-gflops 0 (measure at start) is for the CPU trainers: give the GPU's peak");
 
     // --- the device: a clear message without one (--help above works anywhere)
     const char* why = "";

@@ -132,7 +132,9 @@ inline void print_run_plan(const Run& run, const TrainData& d) {
 }
 
 inline void print_mfu_basis(const Run& run) {
-    printf("MFU is against %.0f GFLOP/s (--peak-gflops); %.2f GFLOP per step\n", run.o->peak_gflops,
+    const std::string& basis = run.o->peak_basis;
+    printf("MFU is against %.0f GFLOP/s (%s); %.2f GFLOP per step\n", run.o->peak_gflops,
+           basis.empty() ? "--peak-gflops" : (basis + ", measured at start; --peak-gflops sets it").c_str(),
            run.flops_per_step / 1e9);
 }
 

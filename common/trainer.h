@@ -35,7 +35,8 @@ struct TrainerOptions {
     float temperature = 0.8f;
     int top_k = 40;
     int seed = 1337;
-    float peak_gflops = 215.0f;
+    float peak_gflops = 0.0f;  // 0: the CPU trainers measure it at start (kernels/cpu/peak.h)
+    std::string peak_basis;    // where peak_gflops came from, for the banner ("" = --peak-gflops)
 };
 
 // --precision auto|fp32|bf16 (--bf16 is --precision bf16): what the CPU
@@ -106,7 +107,7 @@ inline void add_train_flags(std::vector<ArgSpec>& specs, TrainerOptions* o) {
         {nullptr, "--top-k", ARG_INT, &o->top_k, "sample among the k likeliest tokens (0 = all)"},
         {"-n", "--ckpt-every", ARG_INT, &o->ckpt_every, "write a checkpoint every N steps (and at the end)"},
         {nullptr, "--seed", ARG_INT, &o->seed, "seed for init, data order and sampling"},
-        {nullptr, "--peak-gflops", ARG_FLOAT, &o->peak_gflops, "peak GFLOP/s for MFU (215 = measured fp32 FMA peak of our 2-core Zen 4 machine; build/bench_peak measures yours)"},
+        {nullptr, "--peak-gflops", ARG_FLOAT, &o->peak_gflops, "peak GFLOP/s for MFU; 0 = measure it at start: a probe of the instructions the matmuls use (FMA for fp32; vdpbf16ps or AMX tiles for bf16) on the run's threads"},
     };
     specs.insert(specs.end(), common.begin(), common.end());
 }
@@ -138,7 +139,7 @@ inline void check_train_options(const TrainerOptions& o) {
     in_range("--eps", o.opt.eps, 0.0f, true, inf, true, "a finite number > 0");
     in_range("--grad-clip", o.opt.grad_clip, 0.0f, false, inf, true, "a finite number >= 0 (0 = off)");
     in_range("--temperature", o.temperature, 0.0f, false, inf, true, "a finite number >= 0 (0 = greedy)");
-    in_range("--peak-gflops", o.peak_gflops, 0.0f, true, inf, true, "a finite number > 0");
+    in_range("--peak-gflops", o.peak_gflops, 0.0f, false, inf, true, "a finite number >= 0 (0 = measure at start)");
     auto at_least = [](const char* flag, int v, int lo) {
         if (v < lo) die("%s must be at least %d, got %d", flag, lo, v);
     };

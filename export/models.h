@@ -48,6 +48,7 @@
 #include "../kernels/cpu/gelu.h"
 #include "../kernels/cpu/layernorm.h"
 #include "../kernels/cpu/matmul.h"
+#include "../kernels/cpu/peak.h"
 #include "../kernels/cpu/position.h"
 #include "../kernels/cpu/residual.h"
 #include "../kernels/cpu/rmsnorm.h"

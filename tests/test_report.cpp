@@ -199,7 +199,7 @@ TEST_CASE("out-of-range and non-finite hyperparameters: clear message and exit s
         {"--temperature -0.5", "--temperature must be a finite number >= 0 (0 = greedy), got -0.5"},
         {"--temperature NaN", "--temperature must be a finite number >= 0 (0 = greedy), got nan"},
         {"--top-k -3", "--top-k must be at least 0, got -3"},
-        {"--peak-gflops 0", "--peak-gflops must be a finite number > 0, got 0"},
+        {"--peak-gflops -2", "--peak-gflops must be a finite number >= 0 (0 = measure at start), got -2"},
         {"-b 0", "-b/--batch must be at least 1, got 0"},
         {"-t -4", "-t/--seq must be at least 0, got -4"},
         {"-d -64", "-d/--total-batch must be at least 0, got -64"},
@@ -347,6 +347,31 @@ TEST_CASE("a run writes report.html whose curves are the log's values", "[report
     CHECK(html.find(" src=") == std::string::npos);
     CHECK(html.find(" href=") == std::string::npos);
     CHECK(has(html, "(no sample in the log)"));  // -z "": no tokenizer, no sample
+}
+
+TEST_CASE("MFU is against the peak measured at start, or the one --peak-gflops gives", "[report][mfu]") {
+    TinyData data;
+    TempDir out;
+    // the default: a probe of the instructions this run's matmuls use, on its threads
+    for (const char* precision : {"fp32", "auto"}) {
+        RunResult r = run_command(LLAMA + data.flags() + " -x 2 -v 0 -n 0 --precision " + precision + " -o " +
+                                  out / precision);
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        const size_t at = r.output.find("MFU is against ");
+        REQUIRE(at != std::string::npos);
+        const std::string line = r.output.substr(at, r.output.find('\n', at) - at);
+        INFO(line);
+        CHECK(atof(line.c_str() + strlen("MFU is against ")) > 0.0);
+        CHECK(has(line, " probe on "));
+        CHECK(has(line, "measured at start; --peak-gflops sets it"));
+        if (!strcmp(precision, "fp32")) CHECK(has(line, "(the fp32 FMA probe on "));
+    }
+    // given: used as it is
+    RunResult r = run_command(LLAMA + data.flags() + " -x 2 -v 0 -n 0 --peak-gflops 123 -o " + out / "given");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK(has(r.output, "MFU is against 123 GFLOP/s (--peak-gflops);"));
 }
 
 TEST_CASE("build/report overlays several logs and refuses what is not a log", "[report][html]") {
