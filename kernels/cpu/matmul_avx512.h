@@ -203,9 +203,15 @@ inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, lon
         qv = kc / 2;
         pv = rows / width;
         const __mmask16 m12 = 0x0fff;
+        const int span = (pv * width * (int)sizeof(float) + 63) / 64;  // cache lines of a source line's panels
         for (int q = 0; q < qv; q++) {
             const float* s0 = src + (long)(2 * q) * s_k;
             const float* s1 = s0 + s_k;
+            if (q + PACK_AHEAD < qv)  // the two source lines PACK_AHEAD pair words on
+                for (int l = 0; l < span; l++) {
+                    _mm_prefetch((const char*)(s0 + 2 * PACK_AHEAD * s_k) + 64 * l, _MM_HINT_T0);
+                    _mm_prefetch((const char*)(s1 + 2 * PACK_AHEAD * s_k) + 64 * l, _MM_HINT_T0);
+                }
             for (int p = 0; p < pv; p++) {
                 uint32_t* d = dst + (size_t)p * panel_words + (size_t)q * width;
                 const int r0 = p * width;
