@@ -9,7 +9,7 @@
 #
 # Steps: bench_peak (the AMX probe); the GEMM and attention tests on every
 # path including real AMX tiles; the 200-step bf16 loss parity on AMX;
-# bench_matmul and bench_attention on AMX and on vdpbf16ps; the llama-5M step
+# bench_matmul, bench_pack and bench_attention on AMX and on vdpbf16ps; the llama-5M step
 # with --profile; our default against PyTorch (dev/bench_vs_pytorch.sh); GPT-2
 # 124M B4 T64 (dev/bench_train.sh gpt2). About 15 minutes on 2 cores.
 set -euo pipefail
@@ -24,7 +24,7 @@ exec > >(tee "$log") 2>&1
 step() { echo; echo "=== $* ($(date +%T), load $(cut -d' ' -f1 /proc/loadavg))"; }
 
 step "build"
-make -j2 all build/bench_peak build/bench_matmul build/bench_attention build/test_kernels_fast build/test_llama >/dev/null
+make -j2 all build/bench_peak build/bench_matmul build/bench_attention build/bench_pack build/test_kernels_fast build/test_llama >/dev/null
 grep -m1 'model name' /proc/cpuinfo
 step "bench_peak: the AMX probe"
 build/bench_peak
@@ -35,6 +35,9 @@ build/test_llama '[bf16]'
 step "bench_matmul on AMX (the bf16 column), then on vdpbf16ps"
 build/bench_matmul
 LLM_ISA=avx512_bf16 build/bench_matmul
+step "bench_pack: the AMX packers alone (a larger share of a product than on vdpbf16ps), then the avx512 ones"
+build/bench_pack
+LLM_ISA=avx512_bf16 build/bench_pack
 step "bench_attention on AMX, then on vdpbf16ps"
 build/bench_attention
 LLM_ISA=avx512_bf16 build/bench_attention
