@@ -70,39 +70,12 @@ inline void rope_expand_tables(float* cos2, float* sin2, const float* freq_cos, 
         }
 }
 
-// As rope_rotate, from the expanded tables.
-inline void rope_rotate_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS,
-                             float sign) {
-    using namespace simd;
-    const int row = (NH + 2 * NKV) * HS;
-    #pragma omp parallel for schedule(static)
-    for (int bt = 0; bt < B * T; bt++) {
-        const int t = bt % T;
-        const float* c2 = cos2 + (size_t)t * HS;
-        const float* s2 = sin2 + (size_t)t * HS;
-        const vf vsign = vset1(sign);
-        for (int h = 0; h < NH + NKV; h++) {
-            float* x = qkv + (size_t)bt * row + h * HS;
-            int i = 0;
-            for (; W > 1 && i + W <= HS; i += W) {  // W is even, so a vector holds whole pairs
-                vf xv = vload(x + i);
-                vstore(x + i, vfmadd(vmul(vswap_pairs(xv), vload(s2 + i)), vsign, vmul(xv, vload(c2 + i))));
-            }
-            for (; i < HS; i += 2) {
-                float c = c2[i], s = sign * s2[i + 1];
-                float x0 = x[i], x1 = x[i + 1];
-                x[i] = x0 * c - x1 * s;
-                x[i + 1] = x0 * s + x1 * c;
-            }
-        }
-    }
-}
-
 // One row of one head, HS floats at position t: dst = src rotated by the
 // expanded tables' row t, or by its inverse with sign = -1, with
-// rope_rotate_fast's arithmetic, so the two agree bit for bit. Attention's
-// backward writes dq and dk through it (attention.h), in place of a
-// rope_backward_fast pass over all of dqkv.
+// the arithmetic of rope_rotate_fast, which runs it on every row in place.
+// Attention's backward writes dq and dk through it (attention.h), in place of
+// a rope_backward_fast pass over all of dqkv. dst may be src: each pair is
+// read before it is written.
 inline void rope_row(float* dst, const float* src, int t, const float* cos2, const float* sin2, int HS, float sign) {
     using namespace simd;
     const float* c2 = cos2 + (size_t)t * HS;
@@ -119,6 +92,18 @@ inline void rope_row(float* dst, const float* src, int t, const float* cos2, con
         dst[i] = x0 * c - x1 * s;
         dst[i + 1] = x0 * s + x1 * c;
     }
+}
+
+// As rope_rotate, from the expanded tables: every q and k row in place.
+inline void rope_rotate_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS,
+                             float sign) {
+    const int row = (NH + 2 * NKV) * HS;
+    #pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++)
+        for (int h = 0; h < NH + NKV; h++) {
+            float* x = qkv + (size_t)bt * row + h * HS;
+            rope_row(x, x, bt % T, cos2, sin2, HS, sign);
+        }
 }
 
 inline void rope_forward_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS) {
