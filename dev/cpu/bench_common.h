@@ -115,17 +115,12 @@ inline std::vector<float> bf16_rounded(const std::vector<float>& v) {
 // all threads by the wall clock (every thread runs the probe), or with cpu on
 // the calling thread alone by its CPU time (a core's peak while this thread has it).
 inline double measure_peak(double (*probe)(long), bool cpu) {
+    if (!cpu) return probe_all_threads(probe, 20000000);
     double best = 0.0;
     for (int trial = 0; trial < 3; trial++) {
-        double flops = 0.0;
-        double t0 = cpu ? bench_thread_cpu_s() : bench_now_s();
-        if (cpu) {
-            flops = probe(20000000);
-        } else {
-            #pragma omp parallel reduction(+ : flops)
-            flops += probe(20000000);
-        }
-        best = std::max(best, flops / ((cpu ? bench_thread_cpu_s() : bench_now_s()) - t0));
+        const double t0 = bench_thread_cpu_s();
+        const double flops = probe(20000000);
+        best = std::max(best, flops / (bench_thread_cpu_s() - t0));
     }
     return best;
 }

@@ -130,6 +130,10 @@ inline double fma_probe(long iters) {
     return fma_probe_plain(iters);
 }
 
+// Whether a path multiplies bf16 on instructions of its own (AMX tiles,
+// vdpbf16ps) rather than emulating it on fp32 FMAs.
+inline bool bf16_native(gemm::Isa isa) { return isa == gemm::Isa::amx || isa == gemm::Isa::avx512_bf16; }
+
 // The bf16 probe of the active path: AMX tiles, vdpbf16ps, or 0 without either.
 inline double bf16_probe(long iters) {
 #if defined(__x86_64__)
@@ -140,6 +144,28 @@ inline double bf16_probe(long iters) {
     return 0.0;
 }
 
+// The best of three runs of a probe on every thread of the team, in FLOP/s by
+// the wall clock; `team`, if given, gets the thread count.
+inline double probe_all_threads(double (*probe)(long), long iters, int* team = nullptr) {
+    double best = 0.0;
+    for (int trial = 0; trial < 3; trial++) {
+        double flops = 0.0;
+        const auto t0 = std::chrono::steady_clock::now();
+        #pragma omp parallel reduction(+ : flops)
+        {
+            flops += probe(iters);
+#ifdef _OPENMP
+            if (team) {
+                #pragma omp single nowait
+                *team = omp_get_num_threads();
+            }
+#endif
+        }
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (s > 0) best = std::max(best, flops / s);
+    }
+    return best;
+}
 
 // The peak of this run's matmuls in GFLOP/s, on all of the team's threads by
 // the wall clock: the best of three short runs (~15 ms each) of the probe of
@@ -148,25 +174,9 @@ inline double bf16_probe(long iters) {
 // FMAs. `what` gets the probe's name and thread count, for the banner.
 inline double peak_gflops(bool bf16, std::string* what) {
     const gemm::Isa isa = gemm::active_isa();
-    const bool native_bf16 = bf16 && (isa == gemm::Isa::amx || isa == gemm::Isa::avx512_bf16);
-    double (*probe)(long) = native_bf16 ? bf16_probe : fma_probe;
-    const long iters = 5000000;
-    double best = 0.0;
+    const bool native_bf16 = bf16 && bf16_native(isa);
     int team = 1;
-    for (int trial = 0; trial < 3; trial++) {
-        double flops = 0.0;
-        const auto t0 = std::chrono::steady_clock::now();
-        #pragma omp parallel reduction(+ : flops)
-        {
-            flops += probe(iters);
-#ifdef _OPENMP
-            #pragma omp single
-            team = omp_get_num_threads();
-#endif
-        }
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (s > 0) best = std::max(best, flops / s);
-    }
+    const double best = probe_all_threads(native_bf16 ? bf16_probe : fma_probe, 5000000, &team);
     if (what) {
         *what = !native_bf16               ? "the fp32 FMA probe"
                 : isa == gemm::Isa::amx    ? "the AMX TDPBF16PS probe"
