@@ -228,10 +228,12 @@ struct GradScratch {
     float* dresidual;  // (B, T, C) ∂L/∂ residual stream at the current point
     float* dln;        // (B, T, C) ∂L/∂ an RMSNorm output
     float* datty;      // (B, T, NH·HS)
-    float* dhgate;     // (B, T, H); ∂L/∂h13 and ∂L/∂qkv have no buffers: backward writes them over the layer's h13, qkv
+    float* dhgate;     // (B, T, H); fp32 runs keep ∂L/∂h13 and ∂L/∂qkv over the layer's h13 and qkv
     float* dwcls;      // (V, C) ∂(mean loss)/∂wcls, left by a training forward; backward adds it to the grads
+    float* d16;        // bf16 runs: ∂L/∂h13, later ∂L/∂qkv, as bf16 bits: (B, T, max(2·H, QKV)) uint16
 };
-constexpr int NUM_GRAD_SCRATCH = 5;
+constexpr int NUM_GRAD_SCRATCH = 6;
+
 
 // ----------------------------------------------------------------------------
 // Per-kernel time, on with --profile. Each kernel is a parallel region that
@@ -326,6 +328,16 @@ struct Llama {
     KernelProfile prof;
 };
 
+// bf16 runs store the tensors that feed nothing but bf16 products (ln1, ln2,
+// hgate, lnf; ∂L/∂h13, ∂L/∂qkv; the classifier's dlogits) as bf16 bits,
+// bf16_bits of the fp32 values, where fp32 runs store those values. The
+// products pack the same words from either (gemm::Src), so the run computes
+// exactly what it did from fp32 buffers, and its packers read half the bytes.
+// Such an activation buffer is read through this, as uint16 from its start.
+static gemm::Src product_input(const Llama* model, const float* buf) {
+    return model->bf16 ? gemm::Src((const uint16_t*)buf) : gemm::Src(buf);
+}
+
 static void llama_build(Llama* model, const LlamaConfig& config) {
     config_validate(config, "model config");
     model->config = config;
@@ -393,13 +405,14 @@ static void llama_alloc_activations(Llama* model, int B, int T) {
     for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
 
     size_t BT = (size_t)B * T, HS = c.C / c.NH;
-    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * c.NH * HS, BT * c.H, (size_t)c.V * c.C};
+    size_t QKV = (c.NH + 2 * c.NKV) * HS, d16 = BT * std::max(2 * (size_t)c.H, QKV);
+    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * c.NH * HS, BT * c.H, (size_t)c.V * c.C, (d16 + 1) / 2};
     total = 0;
     for (size_t s : gsizes) total += s;
     model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
     advise_huge_pages(model->grad_scratch_memory, total * sizeof(float));
     float** gptrs[NUM_GRAD_SCRATCH] = {&model->gs.dresidual, &model->gs.dln, &model->gs.datty,
-                                       &model->gs.dhgate, &model->gs.dwcls};
+                                       &model->gs.dhgate, &model->gs.dwcls, &model->gs.d16};
     p = model->grad_scratch_memory;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) { *gptrs[i] = p; p += gsizes[i]; }
     model->B = B;
@@ -436,7 +449,11 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
     prof_start(prof);
     embedding_forward(a.encoded, inputs, p.wte, (int)BT, C);
     prof_lap(prof, "embedding");
-    rmsnorm_forward_fast(a.ln1, a.ln1_rstd, a.encoded, p.rms_att, (int)BT, C, c.norm_eps);
+    const bool bf16 = model->bf16;  // the products' inputs are stored as bf16 bits (product_input)
+    if (bf16)
+        rmsnorm_forward_fast((uint16_t*)a.ln1, a.ln1_rstd, a.encoded, p.rms_att, (int)BT, C, c.norm_eps);
+    else
+        rmsnorm_forward_fast(a.ln1, a.ln1_rstd, a.encoded, p.rms_att, (int)BT, C, c.norm_eps);
     prof_lap(prof, "residual+rmsnorm");
     const float* x = a.encoded;  // the residual stream entering the layer
     for (int l = 0; l < L; l++) {
@@ -451,39 +468,51 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         float* hgate = a.hgate + l * BT * H;
         float* res_ffn = a.res_ffn + l * BT * C;
         // attention block; ln1 was written by the previous layer's last residual add
-        matmul_forward(qkv, ln1, p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, model->bf16);
+        matmul_forward(qkv, product_input(model, ln1), p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16);
         prof_lap(prof, "matmul qkv");
         rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
         prof_lap(prof, "rope");
         attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS, model->bf16);
         prof_lap(prof, "attention fwd");
-        matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
+        matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, bf16);
         prof_lap(prof, "matmul wo");
-        residual_rmsnorm_forward(res_att, ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT, C, c.norm_eps);
+        if (bf16)
+            residual_rmsnorm_forward(res_att, (uint16_t*)ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT, C,
+                                     c.norm_eps);
+        else
+            residual_rmsnorm_forward(res_att, ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT, C, c.norm_eps);
         prof_lap(prof, "residual+rmsnorm");
         // MLP block
-        matmul_forward(h13, ln2, p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, model->bf16);
+        matmul_forward(h13, product_input(model, ln2), p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, bf16);
         prof_lap(prof, "matmul w13");
-        swiglu_forward_fast(hgate, h13, (int)BT, H);
+        if (bf16)
+            swiglu_forward_fast((uint16_t*)hgate, h13, (int)BT, H);
+        else
+            swiglu_forward_fast(hgate, h13, (int)BT, H);
         prof_lap(prof, "swiglu");
-        matmul_forward(a.scratch, hgate, p.w2 + (size_t)l * C * H, (int)BT, H, C, model->bf16);
+        matmul_forward(a.scratch, product_input(model, hgate), p.w2 + (size_t)l * C * H, (int)BT, H, C, bf16);
         prof_lap(prof, "matmul w2");
         // the residual add, then the norm that reads it: the next layer's ln1, or lnf after the last layer
         bool last = l == L - 1;
-        residual_rmsnorm_forward(res_ffn, last ? a.lnf : a.ln1 + (l + 1) * BT * C,
-                                 last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * BT, res_att, a.scratch,
-                                 last ? p.rms_final : p.rms_att + (l + 1) * C, (int)BT, C, c.norm_eps);
+        float* norm_out = last ? a.lnf : a.ln1 + (l + 1) * BT * C;
+        float* norm_rstd = last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * BT;
+        const float* norm_w = last ? p.rms_final : p.rms_att + (l + 1) * C;
+        if (bf16)
+            residual_rmsnorm_forward(res_ffn, (uint16_t*)norm_out, norm_rstd, res_att, a.scratch, norm_w, (int)BT, C,
+                                     c.norm_eps);
+        else
+            residual_rmsnorm_forward(res_ffn, norm_out, norm_rstd, res_att, a.scratch, norm_w, (int)BT, C, c.norm_eps);
         prof_lap(prof, "residual+rmsnorm");
         x = res_ffn;
     }
     if (!targets) {
-        matmul_forward(a.logits, a.lnf, p.wcls, (int)BT, C, V, model->bf16);
+        matmul_forward(a.logits, product_input(model, a.lnf), p.wcls, (int)BT, C, V, bf16);
         return 0.0f;
     }
     if (grad) memset(model->gs.dwcls, 0, (size_t)V * C * sizeof(float));
     // each of the BT losses enters the mean with weight 1/BT
     classifier_forward_backward(a.losses, grad ? a.dlnf : nullptr, grad ? model->gs.dwcls : nullptr, a.cls_chunk,
-                                a.lnf, p.wcls, targets, 1.0f / BT, (int)BT, C, V, model->bf16);
+                                product_input(model, a.lnf), p.wcls, targets, 1.0f / BT, (int)BT, C, V, bf16);
     model->cls_grad_ready = grad;
     prof_lap(prof, "classifier");
     double sum = 0.0;
@@ -513,6 +542,7 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
     ParameterTensors p = model->params, g = model->grads;
     ActivationTensors a = model->acts;
     GradScratch gs = model->gs;
+    const bool bf16 = model->bf16;
     KernelProfile* prof = &model->prof;
     prof_start(prof);
 
@@ -538,30 +568,44 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         float* hgate = a.hgate + l * BT * H;
         // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
         // unchanged both to w2's output and to res_att.
-        matmul_backward_set_dinp(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, hgate, p.w2 + (size_t)l * C * H,
-                                 (int)BT, H, C, model->bf16);
+        matmul_backward_set_dinp(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, product_input(model, hgate),
+                                 p.w2 + (size_t)l * C * H, (int)BT, H, C, bf16);
         prof_lap(prof, "matmul w2");
-        // ∂L/∂h13 over h13 itself: nothing reads the forward's h13 after this
-        swiglu_backward_fast(h13, gs.dhgate, h13, (int)BT, H);
+        // ∂L/∂h13: over h13 itself (nothing reads the forward's h13 after
+        // this), or as bf16 bits in d16 for the bf16 products
+        gemm::Src dh13 = h13;
+        if (bf16) {
+            swiglu_backward_fast((uint16_t*)gs.d16, gs.dhgate, h13, (int)BT, H);
+            dh13 = (const uint16_t*)gs.d16;
+        } else {
+            swiglu_backward_fast(h13, gs.dhgate, h13, (int)BT, H);
+        }
         prof_lap(prof, "swiglu");
-        matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, h13, ln2, p.w13 + (size_t)l * 2 * H * C,
-                                 (int)BT, C, 2 * H, model->bf16);
+        matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, dh13, product_input(model, ln2),
+                                 p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, bf16);
         prof_lap(prof, "matmul w13");
         rmsnorm_backward_fast(gs.dresidual, g.rms_ffn + l * C, gs.dln, res_att, p.rms_ffn + l * C, ln2_rstd, (int)BT, C);
         prof_lap(prof, "rmsnorm bwd");
         // attention block. dresidual now holds ∂L/∂res_att.
         matmul_backward_set_dinp(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty,
-                                 p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, model->bf16);
+                                 p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, bf16);
         prof_lap(prof, "matmul wo");
-        // ∂L/∂qkv over qkv itself: attention reads what it needs of qkv before it writes
-        float* dqkv = qkv;
-        // RoPE's backward happens as attention stores dq and dk (the rope
-        // tables): they come out as the gradients for q and k before RoPE
-        attention_backward_flash(dqkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->bf16, model->rope_cos2,
-                                 model->rope_sin2);
+        // ∂L/∂qkv: over qkv itself (attention reads what it needs of qkv
+        // before it writes), or as bf16 bits in d16. RoPE's backward happens
+        // as attention stores dq and dk (the rope tables): they come out as
+        // the gradients for q and k before RoPE.
+        gemm::Src dqkv = qkv;
+        if (bf16) {
+            attention_backward_flash((uint16_t*)gs.d16, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->rope_cos2,
+                                     model->rope_sin2);
+            dqkv = (const uint16_t*)gs.d16;
+        } else {
+            attention_backward_flash(qkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, false, model->rope_cos2,
+                                     model->rope_sin2);
+        }
         prof_lap(prof, "attention bwd");
-        matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, dqkv, ln1, p.wqkv + (size_t)l * QKV * C,
-                                 (int)BT, C, QKV, model->bf16);
+        matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, dqkv, product_input(model, ln1),
+                                 p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16);
         prof_lap(prof, "matmul qkv");
         rmsnorm_backward_fast(gs.dresidual, g.rms_att + l * C, gs.dln, x, p.rms_att + l * C, ln1_rstd, (int)BT, C);
         prof_lap(prof, "rmsnorm bwd");

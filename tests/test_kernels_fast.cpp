@@ -313,6 +313,50 @@ TEST_CASE("bf16 matmuls equal the plain loops on bf16-rounded operands, the same
     });
 }
 
+namespace {
+// The bf16 bits of every value (bf16.h), as a bf16 producer stores them
+std::vector<uint16_t> bits16(const vecf& v) {
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); i++) h[i] = (uint16_t)bf16_bits(v[i]);
+    return h;
+}
+}  // namespace
+
+TEST_CASE("products from bf16 bits (gemm::Src) give the bits of products from the fp32 values, on every path",
+          "[matmul][bf16]") {
+    struct Shape { int N, C, OC; };
+    // as above: odd depths, tails of the 16-bit packers' vector paths (32 depths, 12 and 16 rows), AMX tiles
+    const Shape shapes[] = {{1, 1, 1}, {1, 37, 5}, {13, 7, 45}, {97, 300, 33}, {7, 513, 70}, {300, 64, 2100},
+                            {150, 260, 4}, {1100, 20, 13}, {64, 96, 128}, {40, 1030, 48}, {1060, 33, 81}};
+    auto run = [&](bool bf16) {
+        std::mt19937 rng(1611);
+        for (const Shape& s : shapes) {
+            INFO("bf16 products " << bf16 << " N=" << s.N << " C=" << s.C << " OC=" << s.OC);
+            vecf inp = random_vec(rng, (size_t)s.N * s.C, -1, 1), w = random_vec(rng, (size_t)s.OC * s.C, -1, 1);
+            vecf dout = random_vec(rng, (size_t)s.N * s.OC, -1, 1), dw0 = random_vec(rng, w.size(), -1, 1);
+            // fp32 products widen the bits: they equal products of the rounded values
+            if (!bf16)
+                for (vecf* v : {&inp, &dout})
+                    for (float& x : *v) x = gemm::bf16_round(x);
+            const std::vector<uint16_t> inp16 = bits16(inp), dout16 = bits16(dout);
+            vecf out(dout.size(), NaN), out16(dout.size(), NaN), dinp(inp.size(), NaN), dinp16(inp.size(), NaN);
+            vecf dw = dw0, dw16 = dw0, dwmix = dw0;
+            matmul_forward(out.data(), inp.data(), w.data(), s.N, s.C, s.OC, bf16);
+            matmul_forward(out16.data(), inp16.data(), w.data(), s.N, s.C, s.OC, bf16);
+            matmul_backward_set_dinp(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(), s.N, s.C, s.OC, bf16);
+            matmul_backward_set_dinp(dinp16.data(), dw16.data(), dout16.data(), inp16.data(), w.data(), s.N, s.C,
+                                     s.OC, bf16);
+            matmul_backward(nullptr, dwmix.data(), dout.data(), inp16.data(), w.data(), s.N, s.C, s.OC, bf16);
+            check_equal("out from bf16 inp", out16, out);
+            check_equal("dinp from bf16 dout", dinp16, dinp);
+            check_equal("dweight from bf16 dout and inp", dw16, dw);
+            check_equal("dweight from fp32 dout and bf16 inp", dwmix, dw);
+        }
+    };
+    for_each_gemm_path(true, [&] { run(true); });
+    for_each_gemm_path(false, [&] { run(false); });
+}
+
 // ======================================================================== attention on the GEMM's kernels
 
 namespace {
@@ -697,6 +741,123 @@ TEST_CASE("classifier_forward_backward matches matmul + crossentropy + matmul_ba
             check_close("dx vs finite differences", dxz, gx, BWD_RTOL, BWD_ATOL);
             check_close("dW vs finite differences", dwz, gw, BWD_RTOL, BWD_ATOL);
         }
+    }
+}
+
+TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs", "[bf16][fast]") {
+    std::mt19937 rng(1613);
+    auto check_bits = [](const char* what, const std::vector<uint16_t>& got, const vecf& want) {
+        INFO(what);
+        const std::vector<uint16_t> w = bits16(want);
+        size_t bad = 0;
+        for (size_t i = 0; i < w.size(); i++) bad += got[i] != w[i];
+        CHECK(bad == 0);
+    };
+    SECTION("bf16_store_row and bf16_row_in_place, NaN and infinities too") {
+        vecf x = random_vec(rng, 203, -3, 3);
+        x[5] = NaN;
+        x[6] = INFINITY;
+        x[7] = -INFINITY;
+        x[8] = 3.4e38f;
+        std::vector<uint16_t> h(x.size());
+        bf16_store_row(h.data(), x.data(), (int)x.size());
+        for (size_t i = 0; i < x.size(); i++) {
+            uint32_t u = (uint32_t)h[i] << 16;
+            float f;
+            memcpy(&f, &u, 4);
+            if (std::isnan(x[i]))
+                CHECK(std::isnan(f));
+            else
+                CHECK(f == gemm::bf16_round(x[i]));
+        }
+        vecf y = x;
+        bf16_row_in_place(y.data(), (int)y.size());
+        CHECK(memcmp(y.data(), h.data(), h.size() * sizeof(uint16_t)) == 0);
+    }
+    SECTION("rmsnorm_forward_fast and residual_rmsnorm_forward") {
+        for (const NormShape& s : norm_shapes) {
+            INFO("N=" << s.N << " C=" << s.C);
+            vecf x = random_vec(rng, (size_t)s.N * s.C, -2, 2), y = random_vec(rng, x.size(), -2, 2);
+            vecf w = random_vec(rng, s.C, 0.5, 1.5), out(x.size()), rstd(s.N), rstd16(s.N), res(x.size()), res16(x.size());
+            std::vector<uint16_t> out16(x.size());
+            rmsnorm_forward_fast(out.data(), rstd.data(), x.data(), w.data(), s.N, s.C, 1e-5f);
+            rmsnorm_forward_fast(out16.data(), rstd16.data(), x.data(), w.data(), s.N, s.C, 1e-5f);
+            check_bits("rmsnorm out", out16, out);
+            check_equal("rmsnorm rstd", rstd16, rstd);
+            residual_rmsnorm_forward(res.data(), out.data(), rstd.data(), x.data(), y.data(), w.data(), s.N, s.C, 1e-5f);
+            residual_rmsnorm_forward(res16.data(), out16.data(), rstd16.data(), x.data(), y.data(), w.data(), s.N, s.C,
+                                     1e-5f);
+            check_bits("residual_rmsnorm out", out16, out);
+            check_equal("residual_rmsnorm res", res16, res);
+            check_equal("residual_rmsnorm rstd", rstd16, rstd);
+        }
+    }
+    SECTION("swiglu_forward_fast and swiglu_backward_fast") {
+        for (int N : {1, 5, 33})
+            for (int H : {1, 7, 64, 129}) {
+                INFO("N=" << N << " H=" << H);
+                vecf h13 = random_vec(rng, (size_t)N * 2 * H, -4, 4), d = random_vec(rng, (size_t)N * H, -1, 1);
+                vecf out((size_t)N * H), dh13(h13.size());
+                std::vector<uint16_t> out16(out.size()), dh16(h13.size());
+                swiglu_forward_fast(out.data(), h13.data(), N, H);
+                swiglu_forward_fast(out16.data(), h13.data(), N, H);
+                check_bits("swiglu out", out16, out);
+                swiglu_backward_fast(dh13.data(), d.data(), h13.data(), N, H);
+                swiglu_backward_fast(dh16.data(), d.data(), h13.data(), N, H);
+                check_bits("swiglu dh13", dh16, dh13);
+            }
+    }
+    SECTION("bf16 flash attention's backward, with rope tables, on every path") {
+        for_each_gemm_path(true, [&] {
+            for (const AttShape& s : tile_shapes) {
+                if (s.HS % 2) continue;
+                INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
+                const size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+                const vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+                vecf fc((size_t)s.T * s.HS / 2), fs(fc.size()), c2((size_t)s.T * s.HS), s2(c2.size());
+                rope_precompute(fc.data(), fs.data(), s.T, s.HS, 10000.0f);
+                rope_expand_tables(c2.data(), s2.data(), fc.data(), fs.data(), s.T, s.HS);
+                vecf out(no), lse((size_t)s.B * s.NH * s.T), dqkv(n, NaN);
+                std::vector<uint16_t> d16(n);
+                attention_forward_flash(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS, true);
+                attention_backward_flash(dqkv.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH,
+                                         s.NKV, s.HS, true, c2.data(), s2.data());
+                attention_backward_flash(d16.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH,
+                                         s.NKV, s.HS, c2.data(), s2.data());
+                check_bits("dqkv", d16, dqkv);
+            }
+        });
+    }
+    SECTION("the classifier's bf16 dlogits: the bits of the unfused bf16 chain") {
+        struct Shape { int N, C, V; };
+        const Shape shapes[] = {{1, 3, 5}, {9, 16, 37}, {600, 24, 70}, {1030, 8, 17}};
+        for_each_gemm_path(true, [&] {
+            for (const Shape& sh : shapes) {
+                const int N = sh.N, C = sh.C, V = sh.V;
+                INFO("N=" << N << " C=" << C << " V=" << V);
+                vecf x = random_vec(rng, (size_t)N * C, -1, 1), w = random_vec(rng, (size_t)V * C, -1, 1);
+                std::vector<int> tgt = random_tokens(rng, N, V);
+                const float dloss = 1.0f / N;
+                // chunk by chunk as the fused kernel, dlogits kept fp32: the products round them when they pack
+                vecf logits((size_t)CLASSIFIER_CHUNK * V), loss_ref(N), dx_ref((size_t)N * C), dw0 = random_vec(rng, w.size(), -1, 1);
+                vecf dw_ref = dw0;
+                for (int n0 = 0; n0 < N; n0 += CLASSIFIER_CHUNK) {
+                    const int rows = std::min(CLASSIFIER_CHUNK, N - n0);
+                    matmul_forward(logits.data(), x.data() + (size_t)n0 * C, w.data(), rows, C, V, true);
+                    for (int r = 0; r < rows; r++)
+                        loss_ref[n0 + r] = classifier_row(logits.data() + (size_t)r * V, tgt[n0 + r], true, dloss, V);
+                    matmul_backward_set_dinp(dx_ref.data() + (size_t)n0 * C, dw_ref.data(), logits.data(),
+                                             x.data() + (size_t)n0 * C, w.data(), rows, C, V, true);
+                }
+                const std::vector<uint16_t> x16 = bits16(x);
+                vecf chunk((size_t)std::min(N, CLASSIFIER_CHUNK) * V), loss(N, NaN), dx((size_t)N * C, NaN), dw = dw0;
+                classifier_forward_backward(loss.data(), dx.data(), dw.data(), chunk.data(), x16.data(), w.data(),
+                                            tgt.data(), dloss, N, C, V, true);
+                check_equal("losses", loss, loss_ref);
+                check_equal("dx", dx, dx_ref);
+                check_equal("dW", dw, dw_ref);
+            }
+        });
     }
 }
 

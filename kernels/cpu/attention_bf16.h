@@ -131,9 +131,12 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float
 // dqkv (B, T, (NH + 2·NKV)·HS) is overwritten with ∂L/∂qkv, as attention_backward_flash;
 // it may be qkv itself, as there: a task packs everything it reads before its first write.
 // Rope tables, as there: dq and dk are written rotated back (rope's backward).
+// With dqkv16 set, ∂L/∂qkv goes there instead, as bf16 bits (bf16.h), and
+// dqkv is not written: the trainers' bf16 runs feed it to nothing but qkv's
+// bf16 products, which pack the same words from it at half the bytes.
 inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, const float* qkv, const float* out,
                      const float* lse, int B, int T, int NH, int NKV, int HS, const float* rope_cos2 = nullptr,
-                     const float* rope_sin2 = nullptr) {
+                     const float* rope_sin2 = nullptr, uint16_t* dqkv16 = nullptr) {
     const Packing pk{kn};
     const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
     const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
@@ -142,7 +145,7 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
     const size_t per_head = 2 * qa + 2 * hb;                          // a query tile's Q and dO, as A and as B
     const size_t acc = (size_t)Mp * ldO;                              // an (Mp, ldO) fp32 accumulator
     const size_t words = ntiles * (2 * kb + hb) + (size_t)group * ntiles * (per_head + acc) + 3 * sa +
-                         (size_t)group * ntiles * BT + 2 * (size_t)Mp * ldS + 2 * acc;
+                         (size_t)group * ntiles * BT + 2 * (size_t)Mp * ldS + 2 * acc + HS;
     const float scale = 1.0f / sqrtf((float)HS);
     for_each_task(kn, B, NKV, [&](int b, int kvh) {
         uint32_t* Kb = scratch(words);       // per key tile: Kᵀ as B (depth HS)
@@ -158,6 +161,19 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
         float* dP = S + (size_t)Mp * ldS;    // (Mp, ldS) do·v, then ds
         float* dK = dP + (size_t)Mp * ldS;   // (Mp, ldO) this key tile's dk rows
         float* dV = dK + acc;                // ... dv rows
+        float* grow = dV + acc;              // (HS) a dq or dk row rotated back, on its way to bf16
+        // a gradient row g of position t to element `at` of dqkv (or dqkv16), rotated back by rope if asked
+        auto store = [&](size_t at, const float* g, int t, bool rotate) {
+            if (!dqkv16) {
+                attn::store_grad_row(dqkv + at, g, t, HS, rotate ? rope_cos2 : nullptr, rope_sin2);
+                return;
+            }
+            if (rotate && rope_cos2) {
+                attn::store_grad_row(grow, g, t, HS, rope_cos2, rope_sin2);
+                g = grow;
+            }
+            bf16_store_row(dqkv16 + at, g, HS);
+        };
         // query tile it of head g of the group: Q and dO as A, then Q and dO as B
         enum { Q_A, DO_A, Q_B, DO_B };
         auto tile = [&](int g, int it, int which) {
@@ -210,16 +226,15 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
                 }
             }
             for (int j = 0; j < nk; j++) {
-                float* d = dqkv + ((size_t)b * T + j0 + j) * row;
-                attn::store_grad_row(d + (NH + kvh) * HS, dK + (size_t)j * ldO, j0 + j, HS, rope_cos2, rope_sin2);
-                memcpy(d + (NH + NKV + kvh) * HS, dV + (size_t)j * ldO, HS * sizeof(float));
+                const size_t d = ((size_t)b * T + j0 + j) * row;
+                store(d + (NH + kvh) * HS, dK + (size_t)j * ldO, j0 + j, true);
+                store(d + (NH + NKV + kvh) * HS, dV + (size_t)j * ldO, j0 + j, false);
             }
         }
         for (int g = 0; g < group; g++)
             for (int t = 0; t < T; t++)
-                attn::store_grad_row(dqkv + ((size_t)b * T + t) * row + (kvh * group + g) * HS,
-                                     dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, t, HS,
-                                     rope_cos2, rope_sin2);
+                store(((size_t)b * T + t) * row + (kvh * group + g) * HS,
+                      dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, t, true);
     });
 }
 
@@ -241,4 +256,13 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
     if (!bf16) return attention_backward_flash(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, rope_cos2, rope_sin2);
     attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS,
                         rope_cos2, rope_sin2);
+}
+
+// The bf16 backward with ∂L/∂qkv stored as bf16 bits in dqkv16 (B, T, (NH + 2·NKV)·HS)
+// (attn_bf16::backward), for the trainers' bf16 runs, where only qkv's bf16 products read it.
+inline void attention_backward_flash(uint16_t* dqkv16, const float* dout, const float* qkv, const float* out,
+                                     const float* lse, int B, int T, int NH, int NKV, int HS,
+                                     const float* rope_cos2 = nullptr, const float* rope_sin2 = nullptr) {
+    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), nullptr, dout, qkv, out, lse, B, T, NH, NKV, HS,
+                        rope_cos2, rope_sin2, dqkv16);
 }

@@ -21,8 +21,9 @@
 constexpr int CLASSIFIER_CHUNK = 1024;
 
 // One row of logits x (V): returns the loss and, with grad, overwrites x with
-// dlogits = (softmax − onehot(target))·dloss.
-inline float classifier_row(float* x, int target, bool grad, float dloss, int V) {
+// dlogits = (softmax − onehot(target))·dloss; with bf16 too, as their bf16
+// bits in the row's first 2·V bytes (bf16_row_in_place), for bf16 products.
+inline float classifier_row(float* x, int target, bool grad, float dloss, int V, bool bf16 = false) {
     using namespace simd;
     const float xt = x[target];
     vf vm = vset1(-INFINITY);
@@ -46,6 +47,7 @@ inline float classifier_row(float* x, int target, bool grad, float dloss, int V)
         for (i = 0; i + W <= V; i += W) vstore(x + i, vmul(vload(x + i), vk));
         for (; i < V; i++) x[i] *= k;
         x[target] -= dloss;
+        if (bf16) bf16_row_in_place(x, V);
     } else {
         for (i = 0; i + W <= V; i += W) vs = vadd(vs, vexp(vsub(vload(x + i), vmx)));
         sum = vsum(vs);
@@ -58,19 +60,29 @@ inline float classifier_row(float* x, int target, bool grad, float dloss, int V)
 // x is (N, C), W is (V, C), targets and losses are (N); logits is scratch of
 // (min(N, CLASSIFIER_CHUNK), V) floats. Always writes losses. With dx non-null
 // also dx (N, C) = ∂(dloss·Σ losses)/∂x (overwritten) and dW (V, C) += ∂/∂W.
-// bf16: the three products on bf16-rounded operands (matmul.h); the softmax stays fp32.
-inline void classifier_forward_backward(float* losses, float* dx, float* dW, float* logits, const float* x,
+// bf16: the three products on bf16-rounded operands (matmul.h); the softmax
+// stays fp32, and dlogits are stored as bf16 bits in place (classifier_row),
+// which the two backward products pack as they would the fp32 values, from
+// half the bytes. x may be fp32 or bf16 bits (gemm::Src).
+inline void classifier_forward_backward(float* losses, float* dx, float* dW, float* logits, gemm::Src x,
                                         const float* W, const int* targets, float dloss, int N, int C, int V,
                                         bool bf16 = false) {
     for (int n0 = 0; n0 < N; n0 += CLASSIFIER_CHUNK) {
         const int rows = std::min(CLASSIFIER_CHUNK, N - n0);
-        const float* xc = x + (size_t)n0 * C;
+        const gemm::Src xc = x.at((long)n0 * C);
         matmul_forward(logits, xc, W, rows, C, V, bf16);
         #pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; r++)
-            losses[n0 + r] = classifier_row(logits + (size_t)r * V, targets[n0 + r], dx != nullptr, dloss, V);
+            losses[n0 + r] = classifier_row(logits + (size_t)r * V, targets[n0 + r], dx != nullptr, dloss, V, bf16);
         if (!dx) continue;
-        matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, logits, xc, W, rows, C, V, bf16);
+        if (!bf16) {
+            matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, logits, xc, W, rows, C, V, false);
+            continue;
+        }
+        // dlogits (rows, V) as bf16 bits, a row every 2·V of them: dx = dlogits · W, dW += dlogitsᵀ · x
+        const gemm::Src d16((const uint16_t*)logits);
+        gemm::sgemm(rows, C, V, d16, 2L * V, 1, W, C, 1, dx + (size_t)n0 * C, C, false, true);
+        gemm::sgemm(V, C, rows, d16, 1, 2L * V, xc, C, 1, dW, C, true, true);
     }
 }
 

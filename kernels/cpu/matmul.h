@@ -49,6 +49,7 @@
 #include <omp.h>
 #endif
 
+#include "bf16.h"
 #include "cpu_features.h"
 #include "simd.h"
 
@@ -113,14 +114,7 @@ constexpr int PACK_KB = 8;
 // Only for blocks at least 256 deep: attention's 64-deep tiles were no faster.
 constexpr int PACK_AHEAD = 4;
 
-// The bf16 bits of x rounded to nearest even, as vcvtneps2bf16 rounds; a NaN
-// stays a (quiet) NaN instead of rounding into infinity.
-inline uint32_t bf16_bits(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (u | 0x00400000u) >> 16;
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
+using ::bf16_bits;  // bf16.h: round to nearest even, NaN kept
 
 // x rounded to the nearest bf16, as a float: what the bf16 path multiplies.
 inline float bf16_round(float x) {
@@ -155,6 +149,26 @@ struct Kernels {
     // Around a thread's products (AMX: loading and releasing the tile configuration), or null.
     void (*thread_begin)();
     void (*thread_end)();
+    // pack_A / pack_B from a source of bf16 bits (see Src below), for bf16
+    // tables; null where the driver widens the block to fp32 first.
+    void (*pack_A16)(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw);
+    void (*pack_B16)(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw);
+};
+
+// An operand of a product as it lies in memory: fp32 values, or the bf16 bits
+// (bf16_bits, round to nearest even) that a producer wrote for a bf16 product
+// instead of the fp32 values. Packing rounds fp32 to exactly those bits, so
+// a bf16 product gives the same result from either, and the bf16 source is
+// half the bytes to read (the trainers' bf16 runs keep the activations and
+// gradients that only feed products this way). Converts from either pointer.
+struct Src {
+    const void* p = nullptr;
+    bool bf16 = false;
+    Src(std::nullptr_t) {}
+    Src(const float* f) : p(f) {}
+    Src(const uint16_t* h) : p(h), bf16(true) {}
+    // the operand i elements on
+    Src at(long i) const { return bf16 ? Src((const uint16_t*)p + i) : Src((const float*)p + i); }
 };
 
 }  // namespace gemm
@@ -293,11 +307,30 @@ struct Workspace {
     }
 };
 
+// Packs X(r, k) = src[r·s_r + k·s_k] as kn's A (is_A) or B operand. A bf16
+// source on a table without its own 16-bit packer (the fp32 ones) is widened
+// to fp32 first, exactly, in a per-thread block.
+inline void pack(const Kernels& kn, bool is_A, void* dst, Src src, long s_r, long s_k, int rows, int kc, int kw) {
+    if (!src.bf16) return (is_A ? kn.pack_A : kn.pack_B)(dst, (const float*)src.p, s_r, s_k, rows, kc, kw);
+    const auto p16 = is_A ? kn.pack_A16 : kn.pack_B16;
+    if (p16) return p16(dst, (const uint16_t*)src.p, s_r, s_k, rows, kc, kw);
+    static thread_local std::vector<float> wide;
+    wide.resize((size_t)rows * kc);
+    const uint16_t* h = (const uint16_t*)src.p;
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < kc; k++) {
+            const uint32_t u = (uint32_t)h[(long)r * s_r + (long)k * s_k] << 16;
+            memcpy(&wide[(size_t)r * kc + k], &u, sizeof u);
+        }
+    (is_A ? kn.pack_A : kn.pack_B)(dst, wide.data(), kc, 1, rows, kc, kw);
+}
+
 // Cm[i*ldc + j] (+)= Σ_k A[i*sam + k*sak] · Bm[k*sbk + j*sbn]  for i < M, j < NCOLS, k < K,
 // with A and Bm rounded to bf16 when bf16 is set, on the active path's kernels.
+// A and Bm may each be fp32 or bf16 bits (Src).
 // Every tile is computed by one thread in a fixed order, so results do not
 // depend on the thread count's scheduling.
-inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, const float* Bm, long sbk, long sbn,
+inline void sgemm(int M, int NCOLS, int K, Src A, long sam, long sak, Src Bm, long sbk, long sbn,
                   float* Cm, long ldc, bool accumulate, bool bf16 = false) {
     if (M <= 0 || NCOLS <= 0) return;
     if (K <= 0) {
@@ -341,8 +374,8 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
                 {  // each thread packs a contiguous run of Bm's panels in one walk
                     int p0 = (int)((long)panels * tid / team), p1 = (int)((long)panels * (tid + 1) / team);
                     if (p1 > p0)
-                        kn.pack_B(Bp + (size_t)p0 * kw * NR, Bm + (long)(jc + p0 * NR) * sbn + (long)pc * sbk, sbn,
-                                  sbk, std::min(nc, p1 * NR) - p0 * NR, kc, kw);
+                        pack(kn, false, Bp + (size_t)p0 * kw * NR, Bm.at((long)(jc + p0 * NR) * sbn + (long)pc * sbk),
+                             sbn, sbk, std::min(nc, p1 * NR) - p0 * NR, kc, kw);
                 }
                 #pragma omp barrier
                 bool acc = accumulate || pc > 0;
@@ -364,7 +397,7 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
                     int ic = (task / gblocks) * mcb, g0 = (task % gblocks) * NG;
                     int mc = M - ic < mcb ? M - ic : mcb;
                     int g1 = g0 + NG < nc ? g0 + NG : nc;
-                    kn.pack_A(Ap, A + (long)ic * sam + (long)pc * sak, sam, sak, mc, kc, kw);
+                    pack(kn, true, Ap, A.at((long)ic * sam + (long)pc * sak), sam, sak, mc, kc, kw);
                     // One A panel at a time across all of the group's Bm panels: the
                     // panel stays in L1 while Bm streams from L2/L3, and Cm is written
                     // MR whole rows at a time, in memory order. (Bm panel outside, A
@@ -399,14 +432,16 @@ inline void sgemm(int M, int NCOLS, int K, const float* A, long sam, long sak, c
 // ----------------------------------------------------------------------------
 // The kernels the trainers call
 
+// inp and dout may be fp32 or bf16 bits (gemm::Src: a bf16 producer's output, for bf16 products).
+
 // out is (N, OC), inp is (N, C), weight is (OC, C): Bm(k=c, j=o) = weight[o·C + c]
-inline void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool bf16 = false) {
+inline void matmul_forward(float* out, gemm::Src inp, const float* weight, int N, int C, int OC, bool bf16 = false) {
     gemm::sgemm(N, OC, C, inp, C, 1, weight, 1, C, out, OC, false, bf16);
 }
 
 // dinp (N, C) += dout (N, OC) · weight (OC, C); dweight (OC, C) += doutᵀ · inp (N, C),
 // where A(i=o, k=n) = dout[n·OC + o]. Either output may be null.
-inline void matmul_backward(float* dinp, float* dweight, const float* dout, const float* inp,
+inline void matmul_backward(float* dinp, float* dweight, gemm::Src dout, gemm::Src inp,
                             const float* weight, int N, int C, int OC, bool bf16 = false) {
     if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true, bf16);
     if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true, bf16);
@@ -414,7 +449,7 @@ inline void matmul_backward(float* dinp, float* dweight, const float* dout, cons
 
 // As matmul_backward, but dinp (N, C) is overwritten with dout · weight instead
 // of added to, which spares the caller a memset of dinp; dweight accumulates.
-inline void matmul_backward_set_dinp(float* dinp, float* dweight, const float* dout, const float* inp,
+inline void matmul_backward_set_dinp(float* dinp, float* dweight, gemm::Src dout, gemm::Src inp,
                                      const float* weight, int N, int C, int OC, bool bf16 = false) {
     if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, false, bf16);
     if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true, bf16);

@@ -93,6 +93,58 @@ inline void pack_B(void* dst, const float* src, long s_r, long s_k, int rows, in
     avx512::pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
 }
 
+// The two packers from a source of bf16 bits (a bf16 producer's output): the
+// same words as from the values they were rounded from. Rows with adjacent
+// depths are already their tile rows, a copy.
+inline void pack_A_rows_plain16(uint32_t* dst, const uint16_t* src, long s_r, long s_k, int r0, int r1, int q0,
+                                int kc, int kw) {
+    const int kp = (kc + 1) / 2;
+    for (int r = r0; r < r1; r++)
+        for (int q = q0; q < kw; q++) {
+            uint32_t w = 0;
+            if (q < kp) {
+                const uint16_t* x = src + (long)r * s_r + (long)(2 * q) * s_k;
+                w = x[0] | (2 * q + 1 < kc ? (uint32_t)x[s_k] << 16 : 0u);
+            }
+            dst[(size_t)r * kw + q] = w;
+        }
+}
+
+inline void pack_A16(void* dst_, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    uint32_t* dst = (uint32_t*)dst_;
+    const int rows_padded = (rows + MR - 1) / MR * MR;
+    if (s_k == 1) {
+        const int qv = kc / 2;
+        for (int r = 0; r < rows; r++) memcpy(dst + (size_t)r * kw, src + r * s_r, (size_t)qv * sizeof(uint32_t));
+        pack_A_rows_plain16(dst, src, s_r, s_k, 0, rows, qv, kc, kw);
+    } else if (s_r == 1) {  // as pack_A's: across the rows, 16 × 16 words at a time, prefetching
+        const int qv = kc / 32 * 16, rv = rows / 16 * 16;
+        for (int q0 = 0; q0 < qv; q0 += 16)
+            for (int r0 = 0; r0 < rv; r0 += 16) {
+                if (q0 + 32 < qv && kc >= 256)
+                    for (int i = 0; i < 32; i++)
+                        _mm_prefetch((const char*)(src + (long)(2 * (q0 + 32) + i) * s_k + r0), _MM_HINT_T1);
+                __m512i v[16];
+                for (int i = 0; i < 16; i++) {
+                    const uint16_t* s = src + (long)(2 * (q0 + i)) * s_k + r0;
+                    v[i] = avx512::pairs16_of(_mm256_loadu_si256((const __m256i*)s),
+                                              _mm256_loadu_si256((const __m256i*)(s + s_k)));
+                }
+                avx512::transpose16x16(v);
+                for (int r = 0; r < 16; r++) _mm512_storeu_si512((__m512i*)(dst + (size_t)(r0 + r) * kw + q0), v[r]);
+            }
+        pack_A_rows_plain16(dst, src, s_r, s_k, 0, rv, qv, kc, kw);
+        pack_A_rows_plain16(dst, src, s_r, s_k, rv, rows, 0, kc, kw);
+    } else {
+        pack_A_rows_plain16(dst, src, s_r, s_k, 0, rows, 0, kc, kw);
+    }
+    memset(dst + (size_t)rows * kw, 0, (size_t)(rows_padded - rows) * kw * sizeof(uint32_t));
+}
+
+inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    avx512::pack_pairs16((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
+}
+
 // What the tiles compute, one TDPBF16PS at a time, in plain C++: for each 16
 // words of depth, every C tile adds A tile × B tile, each pair of depths as
 // the high product then the low one, fp32 rounding after each.
@@ -116,7 +168,8 @@ inline void micro_emulated(int kw, const void* Ap_, const void* Bp_, float* c, l
 }
 
 inline const Kernels bf16_emulated = {"AMX bf16 tiles EMULATED in C++ (a test path: slow), 32x32 tiles", MR, NR,
-                                      true, TILE_WORDS, pack_A, pack_B, micro_emulated, nullptr, nullptr};
+                                      true, TILE_WORDS, pack_A, pack_B, micro_emulated, nullptr, nullptr,
+                                      pack_A16, pack_B16};
 
 }  // namespace amx
 }  // namespace gemm
@@ -184,7 +237,7 @@ inline void micro(int kw, const void* Ap_, const void* Bp_, float* c, long ldc, 
 }
 
 inline const Kernels bf16 = {"AMX bf16 tiles (TDPBF16PS), 32x32 tiles", MR, NR, true, TILE_WORDS, pack_A, pack_B,
-                             micro, thread_begin, thread_end};
+                             micro, thread_begin, thread_end, pack_A16, pack_B16};
 
 }  // namespace amx
 }  // namespace gemm

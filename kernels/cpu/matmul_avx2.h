@@ -128,10 +128,18 @@ inline void pack_B_bf16(void* dst, const float* src, long s_r, long s_k, int row
     plain::pack_pairs_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
 }
 
+inline void pack_A16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    plain::pack_pairs16_rest((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw, 0, 0);
+}
+inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    plain::pack_pairs16_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
+}
+
 inline const Kernels fp32 = {"AVX2 FMA, 6x16 tiles", MR, NR, false, 1, pack_A_fp32, pack_B_fp32,
-                             micro_fp32, nullptr, nullptr};
+                             micro_fp32, nullptr, nullptr, nullptr, nullptr};
 inline const Kernels bf16 = {"bf16 emulated on AVX2 (no bf16 instruction: slower than fp32), 6x16 tiles", MR, NR,
-                             true, 1, pack_A_bf16, pack_B_bf16, plain::micro_bf16<MR, NR>, nullptr, nullptr};
+                             true, 1, pack_A_bf16, pack_B_bf16, plain::micro_bf16<MR, NR>, nullptr, nullptr,
+                             pack_A16, pack_B16};
 
 }  // namespace avx2
 }  // namespace gemm

@@ -230,18 +230,90 @@ inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, lon
     plain::pack_pairs_rest(dst, width, src, s_r, s_k, rows, kc, kw, pv, qv);
 }
 
+// Pair words of 16 lanes from two rows of 16 bf16 bits: lane j = (lo[j], hi[j]).
+// (Zero-masked widening: the plain form trips GCC 12's bug 105593 too.)
+inline __m512i pairs16_of(__m256i lo, __m256i hi) {
+    const __mmask16 all = 0xffff;
+    return _mm512_or_si512(_mm512_maskz_cvtepu16_epi32(all, lo),
+                           _mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, hi), 16));
+}
+
+// pack_pairs from a source of bf16 bits (a bf16 producer's output, bf16_bits
+// of each value): the same words as from the fp32 values they were rounded
+// from, at half the bytes read and nothing to round. With depths adjacent a
+// pair word is already in memory, 16 of them one load; with rows adjacent two
+// lines of 16-bit values interleave.
+inline void pack_pairs16(uint32_t* dst, int width, const uint16_t* src, long s_r, long s_k, int rows, int kc,
+                         int kw) {
+    const int panels = (rows + width - 1) / width;
+    const size_t panel_words = (size_t)kw * width;
+    int pv = 0, qv = 0;
+    if (s_k == 1 && (width % 16 == 0 || width == 12)) {
+        qv = kc / 32 * 16;
+        pv = panels;
+        const int group = width == 12 ? 12 : 16;
+        const __mmask16 keep = (__mmask16)((1u << group) - 1);
+        for (int p = 0; p < panels; p++)
+            for (int g = 0; g < width; g += group) {
+                const int r0 = p * width + g;
+                uint32_t* d = dst + (size_t)p * panel_words + g;
+                for (int q = 0; q < qv; q += 16) {
+                    __m512i v[16];
+                    for (int i = 0; i < 16; i++)
+                        v[i] = i < group && r0 + i < rows ? _mm512_loadu_si512(src + (long)(r0 + i) * s_r + 2 * q)
+                                                          : _mm512_setzero_si512();
+                    transpose16x16(v);
+                    for (int t = 0; t < 16; t++) _mm512_mask_storeu_epi32(d + (size_t)(q + t) * width, keep, v[t]);
+                }
+            }
+    } else if (s_r == 1 && (width % 16 == 0 || width == 12)) {
+        qv = kc / 2;
+        pv = rows / width;
+        const __mmask16 m12 = 0x0fff;
+        const int span = kc >= 256 ? (pv * width * (int)sizeof(uint16_t) + 63) / 64 : 0;
+        for (int q = 0; q < qv; q++) {
+            const uint16_t* s0 = src + (long)(2 * q) * s_k;
+            const uint16_t* s1 = s0 + s_k;
+            if (q + PACK_AHEAD < qv)
+                for (int l = 0; l < span; l++) {
+                    _mm_prefetch((const char*)(s0 + 2 * PACK_AHEAD * s_k) + 64 * l, _MM_HINT_T0);
+                    _mm_prefetch((const char*)(s1 + 2 * PACK_AHEAD * s_k) + 64 * l, _MM_HINT_T0);
+                }
+            for (int p = 0; p < pv; p++) {
+                uint32_t* d = dst + (size_t)p * panel_words + (size_t)q * width;
+                const int r0 = p * width;
+                if (width == 12)
+                    _mm512_mask_storeu_epi32(d, m12, pairs16_of(_mm256_maskz_loadu_epi16(m12, s0 + r0),
+                                                                _mm256_maskz_loadu_epi16(m12, s1 + r0)));
+                else
+                    for (int r = 0; r < width; r += 16)
+                        _mm512_storeu_si512((__m512i*)(d + r),
+                                            pairs16_of(_mm256_loadu_si256((const __m256i*)(s0 + r0 + r)),
+                                                       _mm256_loadu_si256((const __m256i*)(s1 + r0 + r))));
+            }
+        }
+    }
+    plain::pack_pairs16_rest(dst, width, src, s_r, s_k, rows, kc, kw, pv, qv);
+}
+
 inline void pack_A_bf16(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
     pack_pairs((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw);
 }
 inline void pack_B_bf16(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
     pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
 }
+inline void pack_A16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_pairs16((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw);
+}
+inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_pairs16((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
+}
 
 inline const Kernels fp32 = {"AVX-512F FMA, 12x32 tiles", MR, NR, false, 1, pack_A_fp32, pack_B_fp32,
-                             micro_fp32, nullptr, nullptr};
+                             micro_fp32, nullptr, nullptr, nullptr, nullptr};
 inline const Kernels bf16_emulated = {"bf16 emulated on AVX-512F (no avx512_bf16: slower than fp32), 12x32 tiles",
                                       MR, NR, true, 1, pack_A_bf16, pack_B_bf16, plain::micro_bf16<MR, NR>,
-                                      nullptr, nullptr};
+                                      nullptr, nullptr, pack_A16, pack_B16};
 
 }  // namespace avx512
 }  // namespace gemm
@@ -277,7 +349,7 @@ inline void micro_bf16(int kw, const void* Ap_, const void* Bp_, float* c, long 
 }
 
 inline const Kernels bf16 = {"avx512_bf16 vdpbf16ps, 12x32 tiles", MR, NR, true, 1, pack_A_bf16, pack_B_bf16,
-                             micro_bf16, nullptr, nullptr};
+                             micro_bf16, nullptr, nullptr, pack_A16, pack_B16};
 
 }  // namespace avx512
 }  // namespace gemm

@@ -63,6 +63,29 @@ inline void pack_pairs_rest(uint32_t* dst, int width, const float* src, long s_r
         }
 }
 
+// As pack_pairs_rest, from a source of bf16 bits (bf16_bits of each value,
+// as a bf16 producer wrote them): a pair word is two of them side by side,
+// nothing left to round, so it packs the same words as the fp32 source they
+// were rounded from.
+inline void pack_pairs16_rest(uint32_t* dst, int width, const uint16_t* src, long s_r, long s_k, int rows, int kc,
+                              int kw, int p_done, int q_done) {
+    const int kp = (kc + 1) / 2;
+    const int panels = (rows + width - 1) / width;
+    for (int p = 0; p < panels; p++)
+        for (int q = p < p_done ? q_done : 0; q < kw; q++) {
+            const int k = 2 * q;
+            for (int i = 0; i < width; i++) {
+                const int r = p * width + i;
+                uint32_t w = 0;
+                if (r < rows && q < kp) {
+                    const uint16_t* x = src + (long)r * s_r + (long)k * s_k;
+                    w = x[0] | (k + 1 < kc ? (uint32_t)x[s_k] << 16 : 0u);
+                }
+                dst[(size_t)p * kw * width + (size_t)q * width + i] = w;
+            }
+        }
+}
+
 // One MR×NR tile from kc fp32 values of depth; left to the compiler's vectoriser.
 template <int MR, int NR>
 void micro_fp32(int kc, const void* Ap_, const void* Bp_, float* c, long ldc, bool accumulate) {
@@ -113,10 +136,17 @@ inline void pack_B_bf16(void* dst, const float* src, long s_r, long s_k, int row
     pack_pairs_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
 }
 
+inline void pack_A16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_pairs16_rest((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw, 0, 0);
+}
+inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_pairs16_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
+}
+
 inline const Kernels fp32 = {"plain C++, 4x16 tiles", MR, NR, false, 1, pack_A_fp32, pack_B_fp32,
-                             micro_fp32<MR, NR>, nullptr, nullptr};
+                             micro_fp32<MR, NR>, nullptr, nullptr, nullptr, nullptr};
 inline const Kernels bf16 = {"plain C++ bf16 emulation (slower than fp32), 4x16 tiles", MR, NR, true, 1,
-                             pack_A_bf16, pack_B_bf16, micro_bf16<MR, NR>, nullptr, nullptr};
+                             pack_A_bf16, pack_B_bf16, micro_bf16<MR, NR>, nullptr, nullptr, pack_A16, pack_B16};
 
 }  // namespace plain
 }  // namespace gemm

@@ -1,6 +1,10 @@
 // kernels/cpu/rmsnorm.h: RMSNorm, y = x / sqrt(mean(x²) + eps) * weight, over the last dim.
 #pragma once
 #include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "bf16.h"
 
 // out, inp are (N, C); weight is (C); rstd is (N).
 // rstd is cached: backward needs it and recomputing costs a reduction per row.
@@ -74,20 +78,56 @@ inline void rmsnorm_forward_fast(float* out, float* rstd, const float* inp, cons
         rstd[n] = rmsnorm_row(out + (size_t)n * C, inp + (size_t)n * C, weight, C, eps);
 }
 
+// As rmsnorm_forward_fast, with out stored as bf16 bits (bf16.h): the trainers'
+// bf16 runs keep the norms' outputs this way, as nothing but bf16 products
+// reads them (the backward reads inp and rstd). The same bits as rounding
+// rmsnorm_forward_fast's out.
+inline void rmsnorm_forward_fast(uint16_t* out, float* rstd, const float* inp, const float* weight, int N, int C,
+                                 float eps) {
+    #pragma omp parallel
+    {
+        std::vector<float> y(C);
+        #pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            rstd[n] = rmsnorm_row(y.data(), inp + (size_t)n * C, weight, C, eps);
+            bf16_store_row(out + (size_t)n * C, y.data(), C);
+        }
+    }
+}
+
+// res[0, C) = x + y
+inline void residual_row(float* res, const float* x, const float* y, int C) {
+    using namespace simd;
+    int i = 0;
+    for (; i + W <= C; i += W) vstore(res + i, vadd(vload(x + i), vload(y + i)));
+    for (; i < C; i++) res[i] = x[i] + y[i];
+}
+
 // The residual add and the RMSNorm that follows it in one pass over the rows:
 // res (N, C) = x + y, then out = rmsnorm(res) as rmsnorm_forward. res may alias x.
 inline void residual_rmsnorm_forward(float* res, float* out, float* rstd, const float* x, const float* y,
                                      const float* weight, int N, int C, float eps) {
-    using namespace simd;
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         float* rr = res + (size_t)n * C;
-        const float* xr = x + (size_t)n * C;
-        const float* yr = y + (size_t)n * C;
-        int i = 0;
-        for (; i + W <= C; i += W) vstore(rr + i, vadd(vload(xr + i), vload(yr + i)));
-        for (; i < C; i++) rr[i] = xr[i] + yr[i];
+        residual_row(rr, x + (size_t)n * C, y + (size_t)n * C, C);
         rstd[n] = rmsnorm_row(out + (size_t)n * C, rr, weight, C, eps);
+    }
+}
+
+// The same, out stored as bf16 bits, as rmsnorm_forward_fast's bf16 form.
+inline void residual_rmsnorm_forward(float* res, uint16_t* out, float* rstd, const float* x, const float* y,
+                                     const float* weight, int N, int C, float eps) {
+    #pragma omp parallel
+    {
+        std::vector<float> o(C);
+        #pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            float* rr = res + (size_t)n * C;
+            residual_row(rr, x + (size_t)n * C, y + (size_t)n * C, C);
+            rstd[n] = rmsnorm_row(o.data(), rr, weight, C, eps);
+            bf16_store_row(out + (size_t)n * C, o.data(), C);
+        }
     }
 }
 

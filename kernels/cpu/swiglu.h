@@ -2,6 +2,10 @@
 // h13 is the fused output of the w1 and w3 projections, (N, 2·H): a = h13[:, :H], b = h13[:, H:].
 #pragma once
 #include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "bf16.h"
 
 // out is (N, H)
 inline void swiglu_forward(float* out, const float* h13, int N, int H) {
@@ -42,50 +46,81 @@ inline void swiglu_backward(float* dh13, const float* dout, const float* h13, in
 
 #include "simd.h"
 
-inline void swiglu_forward_fast(float* out, const float* h13, int N, int H) {
+// One row: o[0, H) = silu(a) · b.
+inline void swiglu_row(float* o, const float* a, const float* b, int H) {
     using namespace simd;
+    const vf one = vset1(1.0f), zero = vzero();
+    int i = 0;
+    for (; i + W <= H; i += W) {
+        vf av = vload(a + i);
+        vf sig = vdiv(one, vadd(one, vexp(vsub(zero, av))));
+        vstore(o + i, vmul(vmul(av, sig), vload(b + i)));
+    }
+    for (; i < H; i++) {
+        float sig = 1.0f / (1.0f + sexp(-a[i]));
+        o[i] = a[i] * sig * b[i];
+    }
+}
+
+inline void swiglu_forward_fast(float* out, const float* h13, int N, int H) {
     #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float* a = h13 + (size_t)n * 2 * H;
-        const float* b = a + H;
-        float* o = out + (size_t)n * H;
-        const vf one = vset1(1.0f), zero = vzero();
-        int i = 0;
-        for (; i + W <= H; i += W) {
-            vf av = vload(a + i);
-            vf sig = vdiv(one, vadd(one, vexp(vsub(zero, av))));
-            vstore(o + i, vmul(vmul(av, sig), vload(b + i)));
-        }
-        for (; i < H; i++) {
-            float sig = 1.0f / (1.0f + sexp(-a[i]));
-            o[i] = a[i] * sig * b[i];
-        }
+    for (int n = 0; n < N; n++) swiglu_row(out + (size_t)n * H, h13 + (size_t)n * 2 * H, h13 + (size_t)n * 2 * H + H, H);
+}
+
+// One row of the backward: da, db [0, H) from d = ∂L/∂out and a, b; da, db may be a, b.
+inline void swiglu_backward_row(float* da, float* db, const float* d, const float* a, const float* b, int H) {
+    using namespace simd;
+    const vf one = vset1(1.0f), zero = vzero();
+    int i = 0;
+    for (; i + W <= H; i += W) {
+        vf av = vload(a + i), dv = vload(d + i);
+        vf sig = vdiv(one, vadd(one, vexp(vsub(zero, av))));
+        vf dsilu = vmul(sig, vfmadd(av, vsub(one, sig), one));  // σ(a)(1 + a(1 − σ(a)))
+        vstore(da + i, vmul(vmul(dv, vload(b + i)), dsilu));
+        vstore(db + i, vmul(dv, vmul(av, sig)));
+    }
+    for (; i < H; i++) {
+        const float av = a[i], bv = b[i];  // both before either write (dh13 may be h13)
+        float sig = 1.0f / (1.0f + sexp(-av));
+        da[i] = d[i] * bv * sig * (1.0f + av * (1.0f - sig));
+        db[i] = d[i] * av * sig;
     }
 }
 
 inline void swiglu_backward_fast(float* dh13, const float* dout, const float* h13, int N, int H) {
-    using namespace simd;
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float* a = h13 + (size_t)n * 2 * H;
-        const float* b = a + H;
-        const float* d = dout + (size_t)n * H;
         float* da = dh13 + (size_t)n * 2 * H;
-        float* db = da + H;
-        const vf one = vset1(1.0f), zero = vzero();
-        int i = 0;
-        for (; i + W <= H; i += W) {
-            vf av = vload(a + i), dv = vload(d + i);
-            vf sig = vdiv(one, vadd(one, vexp(vsub(zero, av))));
-            vf dsilu = vmul(sig, vfmadd(av, vsub(one, sig), one));  // σ(a)(1 + a(1 − σ(a)))
-            vstore(da + i, vmul(vmul(dv, vload(b + i)), dsilu));
-            vstore(db + i, vmul(dv, vmul(av, sig)));
+        swiglu_backward_row(da, da + H, dout + (size_t)n * H, a, a + H, H);
+    }
+}
+
+// The two with their outputs stored as bf16 bits (bf16.h), for the trainers'
+// bf16 runs: out and dh13 feed nothing but bf16 products (w2's and w13's),
+// which pack the same words from these as from the fp32 outputs, at half the
+// bytes. dh13 here is a buffer of its own, not h13.
+inline void swiglu_forward_fast(uint16_t* out, const float* h13, int N, int H) {
+    #pragma omp parallel
+    {
+        std::vector<float> o(H);
+        #pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            swiglu_row(o.data(), h13 + (size_t)n * 2 * H, h13 + (size_t)n * 2 * H + H, H);
+            bf16_store_row(out + (size_t)n * H, o.data(), H);
         }
-        for (; i < H; i++) {
-            const float av = a[i], bv = b[i];  // both before either write (dh13 may be h13)
-            float sig = 1.0f / (1.0f + sexp(-av));
-            da[i] = d[i] * bv * sig * (1.0f + av * (1.0f - sig));
-            db[i] = d[i] * av * sig;
+    }
+}
+
+inline void swiglu_backward_fast(uint16_t* dh13, const float* dout, const float* h13, int N, int H) {
+    #pragma omp parallel
+    {
+        std::vector<float> dab(2 * H);
+        #pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float* a = h13 + (size_t)n * 2 * H;
+            swiglu_backward_row(dab.data(), dab.data() + H, dout + (size_t)n * H, a, a + H, H);
+            bf16_store_row(dh13 + (size_t)n * 2 * H, dab.data(), 2 * H);
         }
     }
 }
