@@ -329,7 +329,7 @@ struct Llama {
 };
 
 // bf16 runs store the tensors that feed nothing but bf16 products (ln1, ln2,
-// hgate, lnf; ∂L/∂h13, ∂L/∂qkv; the classifier's dlogits) as bf16 bits,
+// hgate, lnf, qkv after RoPE; ∂L/∂h13, ∂L/∂qkv; the classifier's dlogits) as bf16 bits,
 // bf16_bits of the fp32 values, where fp32 runs store those values. The
 // products pack the same words from either (gemm::Src), so the run computes
 // exactly what it did from fp32 buffers, and its packers read half the bytes.
@@ -470,9 +470,16 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         // attention block; ln1 was written by the previous layer's last residual add
         matmul_forward(qkv, product_input(model, ln1), p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16);
         prof_lap(prof, "matmul qkv");
-        rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
-        prof_lap(prof, "rope");
-        attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS, model->bf16);
+        // bf16 runs keep qkv after RoPE as bf16 bits, each row in the first half of its fp32 row
+        if (bf16) {
+            rope_forward_fast_bf16(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
+            prof_lap(prof, "rope");
+            attention_forward_flash(atty, lse, (const uint16_t*)qkv, 2L * QKV, B, T, NH, NKV, HS);
+        } else {
+            rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
+            prof_lap(prof, "rope");
+            attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS, false);
+        }
         prof_lap(prof, "attention fwd");
         matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, bf16);
         prof_lap(prof, "matmul wo");
@@ -596,8 +603,8 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         // the gradients for q and k before RoPE.
         gemm::Src dqkv = qkv;
         if (bf16) {
-            attention_backward_flash((uint16_t*)gs.d16, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, model->rope_cos2,
-                                     model->rope_sin2);
+            attention_backward_flash((uint16_t*)gs.d16, gs.datty, (const uint16_t*)qkv, 2L * QKV, atty, lse, B, T, NH,
+                                     NKV, HS, model->rope_cos2, model->rope_sin2);
             dqkv = (const uint16_t*)gs.d16;
         } else {
             attention_backward_flash(qkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, false, model->rope_cos2,

@@ -807,7 +807,7 @@ TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs",
                 check_bits("swiglu dh13", dh16, dh13);
             }
     }
-    SECTION("bf16 flash attention's backward, with rope tables, on every path") {
+    SECTION("bf16 flash attention's backward, with rope tables, and from qkv as bf16 bits, on every path") {
         for_each_gemm_path(true, [&] {
             for (const AttShape& s : tile_shapes) {
                 if (s.HS % 2) continue;
@@ -822,9 +822,32 @@ TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs",
                 attention_forward_flash(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS, true);
                 attention_backward_flash(dqkv.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH,
                                          s.NKV, s.HS, true, c2.data(), s2.data());
-                attention_backward_flash(d16.data(), R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH,
-                                         s.NKV, s.HS, c2.data(), s2.data());
+                const gemm::Kernels& kn = gemm::kernels_for(gemm::active_isa(), true);
+                attn_bf16::backward(kn, nullptr, R.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH, s.NKV,
+                                    s.HS, c2.data(), s2.data(), d16.data());
                 check_bits("dqkv", d16, dqkv);
+                // qkv as the trainer's bf16 runs keep it: rope_forward_fast_bf16's bits, a row in the first
+                // half of each fp32 row; attention from them gives the bits it gives from fp32 after rope
+                const int row = (s.NH + 2 * s.NKV) * s.HS;
+                vecf roped = qkv, inplace = qkv;
+                rope_forward_fast(roped.data(), c2.data(), s2.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+                rope_forward_fast_bf16(inplace.data(), c2.data(), s2.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+                std::vector<uint16_t> rows16((size_t)s.B * s.T * row);
+                for (int bt = 0; bt < s.B * s.T; bt++)
+                    memcpy(&rows16[(size_t)bt * row], &inplace[(size_t)bt * row], row * sizeof(uint16_t));
+                check_bits("rope_forward_fast_bf16", rows16, roped);
+                const uint16_t* q16 = (const uint16_t*)inplace.data();
+                vecf out2(no, NaN), lse2(lse.size(), NaN);
+                std::vector<uint16_t> d16b(n);
+                attention_forward_flash(out.data(), lse.data(), roped.data(), s.B, s.T, s.NH, s.NKV, s.HS, true);
+                attention_forward_flash(out2.data(), lse2.data(), q16, 2L * row, s.B, s.T, s.NH, s.NKV, s.HS);
+                check_equal("out from bf16 qkv", out2, out);
+                check_equal("lse from bf16 qkv", lse2, lse);
+                attn_bf16::backward(kn, nullptr, R.data(), roped.data(), out.data(), lse.data(), s.B, s.T, s.NH,
+                                    s.NKV, s.HS, c2.data(), s2.data(), d16.data());
+                attention_backward_flash(d16b.data(), R.data(), q16, 2L * row, out.data(), lse.data(), s.B, s.T, s.NH,
+                                         s.NKV, s.HS, c2.data(), s2.data());
+                CHECK(d16b == d16);
             }
         });
     }

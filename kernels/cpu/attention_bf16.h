@@ -37,12 +37,12 @@ struct Packing {
     int cols(int n) const { return attn::round_up(n, kn.NR); }  // ... columns, for n columns
     size_t a_words(int m, int depth) const { return attn::round_up(rows(m) * kw(depth) + gemm::PACK_SLACK, 16); }
     size_t b_words(int n, int depth) const { return attn::round_up(cols(n) * kw(depth) + gemm::PACK_SLACK, 16); }
-    // X(r, k) = src[r·s_r + k·s_k], `m` rows × depth, as an A or a B operand
-    void A(uint32_t* dst, const float* src, long s_r, long s_k, int m, int depth) const {
-        kn.pack_A(dst, src, s_r, s_k, m, depth, kw(depth));
+    // X(r, k) = src[r·s_r + k·s_k], `m` rows × depth, as an A or a B operand; src fp32 or bf16 bits
+    void A(uint32_t* dst, gemm::Src src, long s_r, long s_k, int m, int depth) const {
+        gemm::pack(kn, true, dst, src, s_r, s_k, m, depth, kw(depth));
     }
-    void B(uint32_t* dst, const float* src, long s_r, long s_k, int n, int depth) const {
-        kn.pack_B(dst, src, s_r, s_k, n, depth, kw(depth));
+    void B(uint32_t* dst, gemm::Src src, long s_r, long s_k, int n, int depth) const {
+        gemm::pack(kn, false, dst, src, s_r, s_k, n, depth, kw(depth));
     }
     // C (rows(M) × cols(N), row stride ldc) = (accumulate ? C : 0) + A · B over `depth`.
     // C's padding rows and columns are written too: the callers' buffers hold them.
@@ -77,11 +77,15 @@ void for_each_task(const gemm::Kernels& kn, int B, int NKV, const F& task) {
     }
 }
 
-// out is (B, T, NH·HS), lse (B, NH, T), as attention_forward_flash.
-inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
-                    int HS) {
+// out is (B, T, NH·HS), lse (B, NH, T), as attention_forward_flash. qkv may
+// be fp32 or bf16 bits (gemm::Src: the trainers' bf16 runs store it so, as
+// only these bf16 products read it), its rows ldq elements apart (0: packed,
+// (NH + 2·NKV)·HS).
+inline void forward(const gemm::Kernels& kn, float* out, float* lse, gemm::Src qkv, int B, int T, int NH, int NKV,
+                    int HS, long ldq = 0) {
     const Packing pk{kn};
     const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
+    const long ld = ldq ? ldq : row;
     const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
     const size_t kb = pk.b_words(BT, HS), vb = pk.b_words(HS, BT), qa = pk.a_words(BT, HS), pa = pk.a_words(BT, BT);
     const size_t words = ntiles * (kb + vb) + qa + pa + (size_t)Mp * ldS + (size_t)Mp * ldO + 2 * (size_t)Mp;
@@ -95,16 +99,16 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float
         float* O = S + (size_t)Mp * ldS;  // (Mp, ldO) unnormalised output rows
         float* m = O + (size_t)Mp * ldO;  // (Mp) running max
         float* l = m + Mp;                // (Mp) running sum
-        const float* base = qkv + (size_t)b * T * row;
+        const gemm::Src base = qkv.at((long)b * T * ld);
         for (int jt = 0; jt < ntiles; jt++) {
             const int j0 = jt * BT, nk = std::min(BT, T - j0);
-            pk.B(Kb + jt * kb, base + (size_t)j0 * row + (NH + kvh) * HS, row, 1, nk, HS);
-            pk.B(Vb + jt * vb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, 1, row, HS, nk);
+            pk.B(Kb + jt * kb, base.at(j0 * ld + (NH + kvh) * HS), ld, 1, nk, HS);
+            pk.B(Vb + jt * vb, base.at(j0 * ld + (NH + NKV + kvh) * HS), 1, ld, HS, nk);
         }
         for (int h = kvh * group; h < (kvh + 1) * group; h++)
             for (int i0 = 0; i0 < T; i0 += BT) {
                 const int nq = std::min(BT, T - i0);
-                pk.A(Qa, base + (size_t)i0 * row + h * HS, row, 1, nq, HS);
+                pk.A(Qa, base.at(i0 * ld + h * HS), ld, 1, nq, HS);
                 memset(O, 0, (size_t)Mp * ldO * sizeof(float));
                 for (int r = 0; r < Mp; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
                 for (int j0 = 0; j0 < i0 + nq; j0 += BT) {  // causal: no key after the last query
@@ -134,11 +138,13 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, const float
 // With dqkv16 set, ∂L/∂qkv goes there instead, as bf16 bits (bf16.h), and
 // dqkv is not written: the trainers' bf16 runs feed it to nothing but qkv's
 // bf16 products, which pack the same words from it at half the bytes.
-inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, const float* qkv, const float* out,
+// qkv and ldq as forward's.
+inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, gemm::Src qkv, const float* out,
                      const float* lse, int B, int T, int NH, int NKV, int HS, const float* rope_cos2 = nullptr,
-                     const float* rope_sin2 = nullptr, uint16_t* dqkv16 = nullptr) {
+                     const float* rope_sin2 = nullptr, uint16_t* dqkv16 = nullptr, long ldq = 0) {
     const Packing pk{kn};
     const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
+    const long ld = ldq ? ldq : row;
     const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
     const size_t kb = pk.b_words(BT, HS), hb = pk.b_words(HS, BT);  // Kᵀ or Vᵀ tiles; K, Q or dO tiles as B
     const size_t qa = pk.a_words(BT, HS), sa = pk.a_words(BT, BT);  // Q or dO tiles as A; P, Pᵀ, dS, dSᵀ
@@ -180,23 +186,23 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, co
             const size_t at[4] = {0, qa, 2 * qa, 2 * qa + hb};
             return H + ((size_t)g * ntiles + it) * per_head + at[which];
         };
-        const float* base = qkv + (size_t)b * T * row;
+        const gemm::Src base = qkv.at((long)b * T * ld);
         for (int jt = 0; jt < ntiles; jt++) {
             const int j0 = jt * BT, nk = std::min(BT, T - j0);
-            const float* k = base + (size_t)j0 * row + (NH + kvh) * HS;
-            pk.B(Kb + jt * kb, k, row, 1, nk, HS);
-            pk.B(Vb + jt * kb, base + (size_t)j0 * row + (NH + NKV + kvh) * HS, row, 1, nk, HS);
-            pk.B(Kk + jt * hb, k, 1, row, HS, nk);
+            const gemm::Src k = base.at(j0 * ld + (NH + kvh) * HS);
+            pk.B(Kb + jt * kb, k, ld, 1, nk, HS);
+            pk.B(Vb + jt * kb, base.at(j0 * ld + (NH + NKV + kvh) * HS), ld, 1, nk, HS);
+            pk.B(Kk + jt * hb, k, 1, ld, HS, nk);
         }
         for (int g = 0; g < group; g++) {
             const int h = kvh * group + g;
             for (int it = 0; it < ntiles; it++) {
                 const int i0 = it * BT, nq = std::min(BT, T - i0);
-                const float* q = base + (size_t)i0 * row + h * HS;
+                const gemm::Src q = base.at(i0 * ld + h * HS);
                 const float* d = dout + ((size_t)b * T + i0) * NH * HS + h * HS;
-                pk.A(tile(g, it, Q_A), q, row, 1, nq, HS);
+                pk.A(tile(g, it, Q_A), q, ld, 1, nq, HS);
                 pk.A(tile(g, it, DO_A), d, NH * HS, 1, nq, HS);
-                pk.B(tile(g, it, Q_B), q, 1, row, HS, nq);
+                pk.B(tile(g, it, Q_B), q, 1, ld, HS, nq);
                 pk.B(tile(g, it, DO_B), d, 1, NH * HS, HS, nq);
                 memset(dQ + ((size_t)g * ntiles + it) * acc, 0, acc * sizeof(float));
                 for (int r = 0; r < nq; r++)
@@ -258,11 +264,18 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
                         rope_cos2, rope_sin2);
 }
 
-// The bf16 backward with ∂L/∂qkv stored as bf16 bits in dqkv16 (B, T, (NH + 2·NKV)·HS)
-// (attn_bf16::backward), for the trainers' bf16 runs, where only qkv's bf16 products read it.
-inline void attention_backward_flash(uint16_t* dqkv16, const float* dout, const float* qkv, const float* out,
-                                     const float* lse, int B, int T, int NH, int NKV, int HS,
+// The trainers' bf16 runs: qkv16 is qkv as bf16 bits, its rows ldq apart
+// (rope_forward_fast_bf16 leaves each in the first half of its fp32 row);
+// the backward stores ∂L/∂qkv as bf16 bits in dqkv16 (B, T, (NH + 2·NKV)·HS),
+// which only qkv's bf16 products read (attn_bf16::backward).
+inline void attention_forward_flash(float* out, float* lse, const uint16_t* qkv16, long ldq, int B, int T, int NH,
+                                    int NKV, int HS) {
+    attn_bf16::forward(gemm::kernels_for(gemm::active_isa(), true), out, lse, qkv16, B, T, NH, NKV, HS, ldq);
+}
+
+inline void attention_backward_flash(uint16_t* dqkv16, const float* dout, const uint16_t* qkv16, long ldq,
+                                     const float* out, const float* lse, int B, int T, int NH, int NKV, int HS,
                                      const float* rope_cos2 = nullptr, const float* rope_sin2 = nullptr) {
-    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), nullptr, dout, qkv, out, lse, B, T, NH, NKV, HS,
-                        rope_cos2, rope_sin2, dqkv16);
+    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), nullptr, dout, qkv16, out, lse, B, T, NH, NKV,
+                        HS, rope_cos2, rope_sin2, dqkv16, ldq);
 }
