@@ -228,11 +228,10 @@ struct GradScratch {
     float* dresidual;  // (B, T, C) ∂L/∂ residual stream at the current point
     float* dln;        // (B, T, C) ∂L/∂ an RMSNorm output
     float* datty;      // (B, T, NH·HS)
-    float* dhgate;     // (B, T, H); fp32 runs keep ∂L/∂h13 and ∂L/∂qkv over the layer's h13 and qkv
+    float* dhgate;     // (B, T, H); ∂L/∂h13 and ∂L/∂qkv have no buffers: backward writes them over the layer's h13, qkv
     float* dwcls;      // (V, C) ∂(mean loss)/∂wcls, left by a training forward; backward adds it to the grads
-    float* d16;        // bf16 runs: ∂L/∂h13, later ∂L/∂qkv, as bf16 bits: (B, T, max(2·H, QKV)) uint16
 };
-constexpr int NUM_GRAD_SCRATCH = 6;
+constexpr int NUM_GRAD_SCRATCH = 5;
 
 
 // ----------------------------------------------------------------------------
@@ -328,12 +327,14 @@ struct Llama {
     KernelProfile prof;
 };
 
-// bf16 runs store the tensors that feed nothing but bf16 products (ln1, ln2,
-// hgate, lnf, qkv after RoPE; ∂L/∂h13, ∂L/∂qkv; the classifier's dlogits) as bf16 bits,
-// bf16_bits of the fp32 values, where fp32 runs store those values. The
+// bf16 runs store the tensors that feed nothing but bf16 products as bf16
+// bits, bf16_bits of the fp32 values, where fp32 runs store those values:
+// ln1, ln2, hgate and lnf from the start of their buffers; qkv after RoPE and
+// then ∂L/∂qkv, and ∂L/∂h13, each row in the first half of its own fp32 row
+// (rows 2·QKV and 4·H uint16 apart); the classifier's dlogits likewise. The
 // products pack the same words from either (gemm::Src), so the run computes
-// exactly what it did from fp32 buffers, and its packers read half the bytes.
-// Such an activation buffer is read through this, as uint16 from its start.
+// exactly what it did from fp32 buffers, and their packers read half the bytes.
+// Such a buffer is read through this, as uint16 from its start.
 static gemm::Src product_input(const Llama* model, const float* buf) {
     return model->bf16 ? gemm::Src((const uint16_t*)buf) : gemm::Src(buf);
 }
@@ -405,14 +406,13 @@ static void llama_alloc_activations(Llama* model, int B, int T) {
     for (int i = 0; i < NUM_ACT_TENSORS; i++) { *ptrs[i] = p; p += sizes[i]; }
 
     size_t BT = (size_t)B * T, HS = c.C / c.NH;
-    size_t QKV = (c.NH + 2 * c.NKV) * HS, d16 = BT * std::max(2 * (size_t)c.H, QKV);
-    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * c.NH * HS, BT * c.H, (size_t)c.V * c.C, (d16 + 1) / 2};
+    size_t gsizes[NUM_GRAD_SCRATCH] = {BT * c.C, BT * c.C, BT * c.NH * HS, BT * c.H, (size_t)c.V * c.C};
     total = 0;
     for (size_t s : gsizes) total += s;
     model->grad_scratch_memory = (float*)malloc_check(total * sizeof(float), "activation gradients");
     advise_huge_pages(model->grad_scratch_memory, total * sizeof(float));
     float** gptrs[NUM_GRAD_SCRATCH] = {&model->gs.dresidual, &model->gs.dln, &model->gs.datty,
-                                       &model->gs.dhgate, &model->gs.dwcls, &model->gs.d16};
+                                       &model->gs.dhgate, &model->gs.dwcls};
     p = model->grad_scratch_memory;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) { *gptrs[i] = p; p += gsizes[i]; }
     model->B = B;
@@ -578,18 +578,16 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         matmul_backward_set_dinp(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, product_input(model, hgate),
                                  p.w2 + (size_t)l * C * H, (int)BT, H, C, bf16);
         prof_lap(prof, "matmul w2");
-        // ∂L/∂h13: over h13 itself (nothing reads the forward's h13 after
-        // this), or as bf16 bits in d16 for the bf16 products
-        gemm::Src dh13 = h13;
-        if (bf16) {
-            swiglu_backward_fast((uint16_t*)gs.d16, gs.dhgate, h13, (int)BT, H);
-            dh13 = (const uint16_t*)gs.d16;
-        } else {
+        // ∂L/∂h13 over h13 itself: nothing reads the forward's h13 after this.
+        // bf16 runs store it as bf16 bits, a row in the first half of each row of h13.
+        if (bf16)
+            swiglu_backward_fast_bf16(h13, gs.dhgate, (int)BT, H);
+        else
             swiglu_backward_fast(h13, gs.dhgate, h13, (int)BT, H);
-        }
         prof_lap(prof, "swiglu");
-        matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, dh13, product_input(model, ln2),
-                                 p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, bf16);
+        matmul_backward_set_dinp(gs.dln, g.w13 + (size_t)l * 2 * H * C, product_input(model, h13),
+                                 product_input(model, ln2), p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, bf16,
+                                 bf16 ? 4L * H : 0);
         prof_lap(prof, "matmul w13");
         rmsnorm_backward_fast(gs.dresidual, g.rms_ffn + l * C, gs.dln, res_att, p.rms_ffn + l * C, ln2_rstd, (int)BT, C);
         prof_lap(prof, "rmsnorm bwd");
@@ -597,22 +595,20 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
         matmul_backward_set_dinp(gs.datty, g.wo + (size_t)l * C * NH * HS, gs.dresidual, atty,
                                  p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, bf16);
         prof_lap(prof, "matmul wo");
-        // ∂L/∂qkv: over qkv itself (attention reads what it needs of qkv
-        // before it writes), or as bf16 bits in d16. RoPE's backward happens
-        // as attention stores dq and dk (the rope tables): they come out as
-        // the gradients for q and k before RoPE.
-        gemm::Src dqkv = qkv;
-        if (bf16) {
-            attention_backward_flash((uint16_t*)gs.d16, gs.datty, (const uint16_t*)qkv, 2L * QKV, atty, lse, B, T, NH,
-                                     NKV, HS, model->rope_cos2, model->rope_sin2);
-            dqkv = (const uint16_t*)gs.d16;
-        } else {
+        // ∂L/∂qkv over qkv itself: attention reads what it needs of qkv
+        // before it writes (bf16 runs: as bf16 bits, where the forward left
+        // qkv's). RoPE's backward happens as attention stores dq and dk (the
+        // rope tables): they come out as the gradients for q and k before RoPE.
+        if (bf16)
+            attention_backward_flash((uint16_t*)qkv, 2L * QKV, gs.datty, atty, lse, B, T, NH, NKV, HS,
+                                     model->rope_cos2, model->rope_sin2);
+        else
             attention_backward_flash(qkv, gs.datty, qkv, atty, lse, B, T, NH, NKV, HS, false, model->rope_cos2,
                                      model->rope_sin2);
-        }
         prof_lap(prof, "attention bwd");
-        matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, dqkv, product_input(model, ln1),
-                                 p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16);
+        matmul_backward_set_dinp(gs.dln, g.wqkv + (size_t)l * QKV * C, product_input(model, qkv),
+                                 product_input(model, ln1), p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16,
+                                 bf16 ? 2L * QKV : 0);
         prof_lap(prof, "matmul qkv");
         rmsnorm_backward_fast(gs.dresidual, g.rms_att + l * C, gs.dln, x, p.rms_att + l * C, ln1_rstd, (int)BT, C);
         prof_lap(prof, "rmsnorm bwd");

@@ -351,6 +351,15 @@ TEST_CASE("products from bf16 bits (gemm::Src) give the bits of products from th
             check_equal("dinp from bf16 dout", dinp16, dinp);
             check_equal("dweight from bf16 dout and inp", dw16, dw);
             check_equal("dweight from fp32 dout and bf16 inp", dwmix, dw);
+            // dout's rows 2·OC apart, NaN bits between them (never read), as the trainers' in-place gradients
+            std::vector<uint16_t> wide((size_t)s.N * 2 * s.OC, 0xffff);
+            for (int n = 0; n < s.N; n++)
+                for (int o = 0; o < s.OC; o++) wide[(size_t)n * 2 * s.OC + o] = dout16[(size_t)n * s.OC + o];
+            vecf dinpw(inp.size(), NaN), dww = dw0;
+            matmul_backward_set_dinp(dinpw.data(), dww.data(), wide.data(), inp16.data(), w.data(), s.N, s.C, s.OC,
+                                     bf16, 2L * s.OC);
+            check_equal("dinp from bf16 dout, rows 2·OC apart", dinpw, dinp);
+            check_equal("dweight from bf16 dout, rows 2·OC apart", dww, dw);
         }
     };
     for_each_gemm_path(true, [&] { run(true); });
@@ -792,7 +801,7 @@ TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs",
             check_equal("residual_rmsnorm rstd", rstd16, rstd);
         }
     }
-    SECTION("swiglu_forward_fast and swiglu_backward_fast") {
+    SECTION("swiglu_forward_fast and swiglu_backward_fast_bf16 (over h13, a row in the first half of each row)") {
         for (int N : {1, 5, 33})
             for (int H : {1, 7, 64, 129}) {
                 INFO("N=" << N << " H=" << H);
@@ -803,7 +812,10 @@ TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs",
                 swiglu_forward_fast(out16.data(), h13.data(), N, H);
                 check_bits("swiglu out", out16, out);
                 swiglu_backward_fast(dh13.data(), d.data(), h13.data(), N, H);
-                swiglu_backward_fast(dh16.data(), d.data(), h13.data(), N, H);
+                vecf over = h13;
+                swiglu_backward_fast_bf16(over.data(), d.data(), N, H);
+                for (int n = 0; n < N; n++)
+                    memcpy(&dh16[(size_t)n * 2 * H], &over[(size_t)n * 2 * H], 2 * H * sizeof(uint16_t));
                 check_bits("swiglu dh13", dh16, dh13);
             }
     }
@@ -838,16 +850,18 @@ TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs",
                 check_bits("rope_forward_fast_bf16", rows16, roped);
                 const uint16_t* q16 = (const uint16_t*)inplace.data();
                 vecf out2(no, NaN), lse2(lse.size(), NaN);
-                std::vector<uint16_t> d16b(n);
                 attention_forward_flash(out.data(), lse.data(), roped.data(), s.B, s.T, s.NH, s.NKV, s.HS, true);
                 attention_forward_flash(out2.data(), lse2.data(), q16, 2L * row, s.B, s.T, s.NH, s.NKV, s.HS);
                 check_equal("out from bf16 qkv", out2, out);
                 check_equal("lse from bf16 qkv", lse2, lse);
                 attn_bf16::backward(kn, nullptr, R.data(), roped.data(), out.data(), lse.data(), s.B, s.T, s.NH,
                                     s.NKV, s.HS, c2.data(), s2.data(), d16.data());
-                attention_backward_flash(d16b.data(), R.data(), q16, 2L * row, out.data(), lse.data(), s.B, s.T, s.NH,
-                                         s.NKV, s.HS, c2.data(), s2.data());
-                CHECK(d16b == d16);
+                // in place, as the trainer runs it: dqkv's bits where qkv's were
+                attention_backward_flash((uint16_t*)inplace.data(), 2L * row, R.data(), out.data(), lse.data(), s.B,
+                                         s.T, s.NH, s.NKV, s.HS, c2.data(), s2.data());
+                for (int bt = 0; bt < s.B * s.T; bt++)
+                    memcpy(&rows16[(size_t)bt * row], &inplace[(size_t)bt * row], row * sizeof(uint16_t));
+                CHECK(rows16 == d16);
             }
         });
     }

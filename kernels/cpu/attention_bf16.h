@@ -135,16 +135,17 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, gemm::Src q
 // dqkv (B, T, (NH + 2·NKV)·HS) is overwritten with ∂L/∂qkv, as attention_backward_flash;
 // it may be qkv itself, as there: a task packs everything it reads before its first write.
 // Rope tables, as there: dq and dk are written rotated back (rope's backward).
-// With dqkv16 set, ∂L/∂qkv goes there instead, as bf16 bits (bf16.h), and
-// dqkv is not written: the trainers' bf16 runs feed it to nothing but qkv's
-// bf16 products, which pack the same words from it at half the bytes.
+// With dqkv16 set, ∂L/∂qkv goes there instead, as bf16 bits (bf16.h), its
+// rows ldq apart as qkv's, and dqkv is not written: the trainers' bf16 runs
+// feed it to nothing but qkv's bf16 products, which pack the same words from
+// it at half the bytes. It may be qkv itself (bf16 bits then), as dqkv may.
 // qkv and ldq as forward's.
 inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, gemm::Src qkv, const float* out,
                      const float* lse, int B, int T, int NH, int NKV, int HS, const float* rope_cos2 = nullptr,
                      const float* rope_sin2 = nullptr, uint16_t* dqkv16 = nullptr, long ldq = 0) {
     const Packing pk{kn};
     const int row = (NH + 2 * NKV) * HS, group = NH / NKV, ntiles = (T + BT - 1) / BT;
-    const long ld = ldq ? ldq : row;
+    const long ld = ldq ? ldq : row, ldd = dqkv16 ? ld : row;  // rows of qkv, of dqkv or dqkv16
     const int Mp = pk.rows(BT), ldS = pk.cols(BT), ldO = pk.cols(HS);
     const size_t kb = pk.b_words(BT, HS), hb = pk.b_words(HS, BT);  // Kᵀ or Vᵀ tiles; K, Q or dO tiles as B
     const size_t qa = pk.a_words(BT, HS), sa = pk.a_words(BT, BT);  // Q or dO tiles as A; P, Pᵀ, dS, dSᵀ
@@ -232,14 +233,14 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, ge
                 }
             }
             for (int j = 0; j < nk; j++) {
-                const size_t d = ((size_t)b * T + j0 + j) * row;
+                const size_t d = ((size_t)b * T + j0 + j) * ldd;
                 store(d + (NH + kvh) * HS, dK + (size_t)j * ldO, j0 + j, true);
                 store(d + (NH + NKV + kvh) * HS, dV + (size_t)j * ldO, j0 + j, false);
             }
         }
         for (int g = 0; g < group; g++)
             for (int t = 0; t < T; t++)
-                store(((size_t)b * T + t) * row + (kvh * group + g) * HS,
+                store(((size_t)b * T + t) * ldd + (kvh * group + g) * HS,
                       dQ + ((size_t)g * ntiles + t / BT) * acc + (size_t)(t % BT) * ldO, t, true);
     });
 }
@@ -266,16 +267,17 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
 
 // The trainers' bf16 runs: qkv16 is qkv as bf16 bits, its rows ldq apart
 // (rope_forward_fast_bf16 leaves each in the first half of its fp32 row);
-// the backward stores ∂L/∂qkv as bf16 bits in dqkv16 (B, T, (NH + 2·NKV)·HS),
-// which only qkv's bf16 products read (attn_bf16::backward).
+// the backward overwrites it with ∂L/∂qkv as bf16 bits, in the same places,
+// which only qkv's bf16 products read (attn_bf16::backward). In place, the
+// task that writes a row's heads has just read them, from cache.
 inline void attention_forward_flash(float* out, float* lse, const uint16_t* qkv16, long ldq, int B, int T, int NH,
                                     int NKV, int HS) {
     attn_bf16::forward(gemm::kernels_for(gemm::active_isa(), true), out, lse, qkv16, B, T, NH, NKV, HS, ldq);
 }
 
-inline void attention_backward_flash(uint16_t* dqkv16, const float* dout, const uint16_t* qkv16, long ldq,
-                                     const float* out, const float* lse, int B, int T, int NH, int NKV, int HS,
-                                     const float* rope_cos2 = nullptr, const float* rope_sin2 = nullptr) {
+inline void attention_backward_flash(uint16_t* qkv16, long ldq, const float* dout, const float* out, const float* lse,
+                                     int B, int T, int NH, int NKV, int HS, const float* rope_cos2 = nullptr,
+                                     const float* rope_sin2 = nullptr) {
     attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), nullptr, dout, qkv16, out, lse, B, T, NH, NKV,
-                        HS, rope_cos2, rope_sin2, dqkv16, ldq);
+                        HS, rope_cos2, rope_sin2, qkv16, ldq);
 }

@@ -75,14 +75,11 @@ inline void classifier_forward_backward(float* losses, float* dx, float* dW, flo
         for (int r = 0; r < rows; r++)
             losses[n0 + r] = classifier_row(logits + (size_t)r * V, targets[n0 + r], dx != nullptr, dloss, V, bf16);
         if (!dx) continue;
-        if (!bf16) {
+        if (bf16)  // dlogits (rows, V) as bf16 bits, a row every 2·V of them
+            matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, (const uint16_t*)logits, xc, W, rows, C, V, true,
+                                     2L * V);
+        else
             matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, logits, xc, W, rows, C, V, false);
-            continue;
-        }
-        // dlogits (rows, V) as bf16 bits, a row every 2·V of them: dx = dlogits · W, dW += dlogitsᵀ · x
-        const gemm::Src d16((const uint16_t*)logits);
-        gemm::sgemm(rows, C, V, d16, 2L * V, 1, W, C, 1, dx + (size_t)n0 * C, C, false, true);
-        gemm::sgemm(V, C, rows, d16, 1, 2L * V, xc, C, 1, dW, C, true, true);
     }
 }
 

@@ -440,17 +440,22 @@ inline void matmul_forward(float* out, gemm::Src inp, const float* weight, int N
 }
 
 // dinp (N, C) += dout (N, OC) · weight (OC, C); dweight (OC, C) += doutᵀ · inp (N, C),
-// where A(i=o, k=n) = dout[n·OC + o]. Either output may be null.
+// where A(i=o, k=n) = dout[n·ld_dout + o]. Either output may be null. dout's
+// rows are ld_dout apart (0: OC; the trainers' bf16 runs leave some gradients
+// as bf16 bits in the first half of each row of an fp32 buffer).
 inline void matmul_backward(float* dinp, float* dweight, gemm::Src dout, gemm::Src inp,
-                            const float* weight, int N, int C, int OC, bool bf16 = false) {
-    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true, bf16);
-    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true, bf16);
+                            const float* weight, int N, int C, int OC, bool bf16 = false, long ld_dout = 0) {
+    const long ldd = ld_dout ? ld_dout : OC;
+    if (dinp) gemm::sgemm(N, C, OC, dout, ldd, 1, weight, C, 1, dinp, C, true, bf16);
+    if (dweight) gemm::sgemm(OC, C, N, dout, 1, ldd, inp, C, 1, dweight, C, true, bf16);
 }
 
 // As matmul_backward, but dinp (N, C) is overwritten with dout · weight instead
 // of added to, which spares the caller a memset of dinp; dweight accumulates.
 inline void matmul_backward_set_dinp(float* dinp, float* dweight, gemm::Src dout, gemm::Src inp,
-                                     const float* weight, int N, int C, int OC, bool bf16 = false) {
-    if (dinp) gemm::sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, false, bf16);
-    if (dweight) gemm::sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true, bf16);
+                                     const float* weight, int N, int C, int OC, bool bf16 = false,
+                                     long ld_dout = 0) {
+    const long ldd = ld_dout ? ld_dout : OC;
+    if (dinp) gemm::sgemm(N, C, OC, dout, ldd, 1, weight, C, 1, dinp, C, false, bf16);
+    if (dweight) gemm::sgemm(OC, C, N, dout, 1, ldd, inp, C, 1, dweight, C, true, bf16);
 }

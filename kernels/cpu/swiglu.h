@@ -3,6 +3,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "bf16.h"
@@ -96,10 +97,12 @@ inline void swiglu_backward_fast(float* dh13, const float* dout, const float* h1
     }
 }
 
-// The two with their outputs stored as bf16 bits (bf16.h), for the trainers'
-// bf16 runs: out and dh13 feed nothing but bf16 products (w2's and w13's),
+// The two for the trainers' bf16 runs, their outputs stored as bf16 bits
+// (bf16.h): out and dh13 feed nothing but bf16 products (w2's and w13's),
 // which pack the same words from these as from the fp32 outputs, at half the
-// bytes. dh13 here is a buffer of its own, not h13.
+// bytes. The backward's goes over h13 itself: row n's dh13 into the first
+// half of row n's memory (its rows 4·H uint16 apart), once the row is read
+// (through buffers and memcpy, by no pointer of another type).
 inline void swiglu_forward_fast(uint16_t* out, const float* h13, int N, int H) {
     #pragma omp parallel
     {
@@ -112,15 +115,17 @@ inline void swiglu_forward_fast(uint16_t* out, const float* h13, int N, int H) {
     }
 }
 
-inline void swiglu_backward_fast(uint16_t* dh13, const float* dout, const float* h13, int N, int H) {
+inline void swiglu_backward_fast_bf16(float* h13, const float* dout, int N, int H) {
     #pragma omp parallel
     {
         std::vector<float> dab(2 * H);
+        std::vector<uint16_t> bits(2 * H);
         #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
-            const float* a = h13 + (size_t)n * 2 * H;
+            float* a = h13 + (size_t)n * 2 * H;
             swiglu_backward_row(dab.data(), dab.data() + H, dout + (size_t)n * H, a, a + H, H);
-            bf16_store_row(dh13 + (size_t)n * 2 * H, dab.data(), 2 * H);
+            bf16_store_row(bits.data(), dab.data(), 2 * H);
+            memcpy(a, bits.data(), 2 * H * sizeof(uint16_t));
         }
     }
 }
