@@ -44,14 +44,33 @@ struct Packing {
     void B(uint32_t* dst, gemm::Src src, long s_r, long s_k, int n, int depth) const {
         gemm::pack(kn, false, dst, src, s_r, s_k, n, depth, kw(depth));
     }
+    // What a product on a tile of the causal diagonal (query i sees key j <= i,
+    // queries and keys from the same position) may leave out, as it only adds
+    // zeros there: `scores`, C's tiles wholly above the diagonal (rows queries,
+    // columns keys; the softmax rows zero those entries); `keys_to_row`, the
+    // depth past a row panel's last visible key (rows queries, depth keys);
+    // `queries_from_row`, the depth before a panel's first query (rows keys,
+    // depth queries). The depth is cut only on the vector paths' layouts,
+    // where a panel's words are depth-major, so part of the depth is a
+    // contiguous run of it (AMX's tile rows are the whole depth apart).
+    enum class Diagonal { none, scores, keys_to_row, queries_from_row };
+
     // C (rows(M) × cols(N), row stride ldc) = (accumulate ? C : 0) + A · B over `depth`.
     // C's padding rows and columns are written too: the callers' buffers hold them.
     void product(int M, int N, int depth, const uint32_t* Ap, const uint32_t* Bp, float* C, long ldc,
-                 bool accumulate) const {
-        const int w = kw(depth);
+                 bool accumulate, Diagonal diag = Diagonal::none) const {
+        const int w = kw(depth), per = kn.bf16 ? 2 : 1;  // depths a word holds
+        const bool cut = kn.word_align == 1;
         for (int jr = 0; jr < N; jr += kn.NR)
-            for (int ir = 0; ir < M; ir += kn.MR)
-                kn.micro(w, Ap + (size_t)ir * w, Bp + (size_t)jr * w, C + (size_t)ir * ldc + jr, ldc, accumulate);
+            for (int ir = 0; ir < M; ir += kn.MR) {
+                if (diag == Diagonal::scores && jr >= ir + kn.MR) continue;
+                int q0 = 0, q1 = w;  // words of depth that can be non-zero (ir is even: MR is)
+                if (cut && diag == Diagonal::keys_to_row)
+                    q1 = std::min(w, (std::min(depth, ir + kn.MR) + per - 1) / per);
+                if (cut && diag == Diagonal::queries_from_row) q0 = std::min(w - 1, ir / per);
+                kn.micro(q1 - q0, Ap + (size_t)ir * w + (size_t)q0 * kn.MR, Bp + (size_t)jr * w + (size_t)q0 * kn.NR,
+                         C + (size_t)ir * ldc + jr, ldc, accumulate);
+            }
     }
 };
 
@@ -113,7 +132,9 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, gemm::Src q
                 for (int r = 0; r < Mp; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
                 for (int j0 = 0; j0 < i0 + nq; j0 += BT) {  // causal: no key after the last query
                     const int nk = std::min(BT, T - j0);
-                    pk.product(nq, nk, HS, Qa, Kb + (j0 / BT) * kb, S, ldS, false);
+                    const bool diag = j0 == i0;
+                    pk.product(nq, nk, HS, Qa, Kb + (j0 / BT) * kb, S, ldS, false,
+                               diag ? Packing::Diagonal::scores : Packing::Diagonal::none);
                     for (int r = 0; r < nq; r++) {
                         const int jmax = std::min(nk, i0 + r - j0 + 1);  // keys j0..i0+r
                         const float alpha = attn::softmax_online_row(S + (size_t)r * ldS, ldS, jmax, scale,
@@ -121,7 +142,8 @@ inline void forward(const gemm::Kernels& kn, float* out, float* lse, gemm::Src q
                         if (alpha != 1.0f) attn::scale_row(O + (size_t)r * ldO, O + (size_t)r * ldO, HS, alpha);
                     }
                     pk.A(Pa, S, ldS, 1, nq, nk);
-                    pk.product(nq, HS, nk, Pa, Vb + (j0 / BT) * vb, O, ldO, true);
+                    pk.product(nq, HS, nk, Pa, Vb + (j0 / BT) * vb, O, ldO, true,
+                               diag ? Packing::Diagonal::keys_to_row : Packing::Diagonal::none);
                 }
                 for (int r = 0; r < nq; r++) {
                     attn::scale_row(out + ((size_t)b * T + i0 + r) * NH * HS + h * HS, O + (size_t)r * ldO, HS,
@@ -218,18 +240,22 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, ge
                 const float* lse_h = lse + ((size_t)b * NH + kvh * group + g) * T;
                 for (int it = jt; it < ntiles; it++) {  // causal: only queries at or after j0
                     const int i0 = it * BT, nq = std::min(BT, T - i0);
-                    pk.product(nq, nk, HS, tile(g, it, Q_A), Kb + jt * kb, S, ldS, false);
-                    pk.product(nq, nk, HS, tile(g, it, DO_A), Vb + jt * kb, dP, ldS, false);
+                    using Dg = Packing::Diagonal;
+                    const bool diag = it == jt;
+                    const Dg scores = diag ? Dg::scores : Dg::none, from_row = diag ? Dg::queries_from_row : Dg::none;
+                    pk.product(nq, nk, HS, tile(g, it, Q_A), Kb + jt * kb, S, ldS, false, scores);
+                    pk.product(nq, nk, HS, tile(g, it, DO_A), Vb + jt * kb, dP, ldS, false, scores);
                     for (int r = 0; r < nq; r++)
                         attn::softmax_grad_row(S + (size_t)r * ldS, dP + (size_t)r * ldS, ldS,
                                                std::min(nk, i0 + r - j0 + 1), scale, lse_h[i0 + r],
                                                D[(size_t)g * ntiles * BT + i0 + r]);
                     pk.A(Pt, S, 1, ldS, nk, nq);    // dV += Pᵀ dO
-                    pk.product(nk, HS, nq, Pt, tile(g, it, DO_B), dV, ldO, true);
+                    pk.product(nk, HS, nq, Pt, tile(g, it, DO_B), dV, ldO, true, from_row);
                     pk.A(dSt, dP, 1, ldS, nk, nq);  // dK += dSᵀ Q
-                    pk.product(nk, HS, nq, dSt, tile(g, it, Q_B), dK, ldO, true);
+                    pk.product(nk, HS, nq, dSt, tile(g, it, Q_B), dK, ldO, true, from_row);
                     pk.A(dSa, dP, ldS, 1, nq, nk);  // dQ += dS K
-                    pk.product(nq, HS, nk, dSa, Kk + jt * hb, dQ + ((size_t)g * ntiles + it) * acc, ldO, true);
+                    pk.product(nq, HS, nk, dSa, Kk + jt * hb, dQ + ((size_t)g * ntiles + it) * acc, ldO, true,
+                               diag ? Dg::keys_to_row : Dg::none);
                 }
             }
             for (int j = 0; j < nk; j++) {

@@ -65,7 +65,10 @@ inline void swiglu_row(float* o, const float* a, const float* b, int H) {
 
 inline void swiglu_forward_fast(float* out, const float* h13, int N, int H) {
     #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) swiglu_row(out + (size_t)n * H, h13 + (size_t)n * 2 * H, h13 + (size_t)n * 2 * H + H, H);
+    for (int n = 0; n < N; n++) {
+        const float* a = h13 + (size_t)n * 2 * H;
+        swiglu_row(out + (size_t)n * H, a, a + H, H);
+    }
 }
 
 // One row of the backward: da, db [0, H) from d = ∂L/∂out and a, b; da, db may be a, b.
