@@ -31,31 +31,28 @@ namespace amx {
 constexpr int MR = 32, NR = 32;
 constexpr int TILE_WORDS = 16;  // pair words in a 64-byte tile row: 32 depths
 
-// Rows [r0, r1) of A's packed block from word q0 on (and the zero padding).
-inline void pack_A_rows_plain(uint32_t* dst, const float* src, long s_r, long s_k, int r0, int r1, int q0, int kc,
-                              int kw) {
+// Rows [r0, r1) of A's packed block from word q0 on (and the zero padding),
+// from fp32 values or bf16 bits (plain::pair_at).
+template <class T>
+void pack_A_rows_plain(uint32_t* dst, const T* src, long s_r, long s_k, int r0, int r1, int q0, int kc, int kw) {
     const int kp = (kc + 1) / 2;
     for (int r = r0; r < r1; r++)
-        for (int q = q0; q < kw; q++) {
-            uint32_t w = 0;
-            if (q < kp) {
-                const float* x = src + (long)r * s_r + (long)(2 * q) * s_k;
-                w = bf16_pair(x[0], 2 * q + 1 < kc ? x[s_k] : 0.0f);
-            }
-            dst[(size_t)r * kw + q] = w;
-        }
+        for (int q = q0; q < kw; q++)
+            dst[(size_t)r * kw + q] =
+                q < kp ? plain::pair_at(src + (long)r * s_r + (long)(2 * q) * s_k, s_k, 2 * q + 1 < kc) : 0u;
 }
 
 // A's block, rows × depth kc, as tile rows (the layout above); rows up to the
-// next multiple of MR are zero.
-inline void pack_A(void* dst_, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
-    uint32_t* dst = (uint32_t*)dst_;
+// next multiple of MR are zero. From fp32 values or bf16 bits (a bf16
+// producer's output: the same words; avx512::row_pairs, line_pairs).
+template <class T>
+void pack_A_from(uint32_t* dst, const T* src, long s_r, long s_k, int rows, int kc, int kw) {
     const int rows_padded = (rows + MR - 1) / MR * MR;
     const int qv = kc / 32 * 16;  // words whose both depths exist, in whole vectors
-    if (s_k == 1) {               // a row's depths adjacent (forward, dinp): 32 floats make 16 words
+    if (s_k == 1) {               // a row's depths adjacent (forward, dinp): 32 values make 16 words
         for (int r = 0; r < rows; r++)
             for (int q = 0; q < qv; q += 16)
-                _mm512_storeu_si512((__m512i*)(dst + (size_t)r * kw + q), avx512::bf16_pairs_contiguous(src + r * s_r + 2 * q));
+                _mm512_storeu_si512((__m512i*)(dst + (size_t)r * kw + q), avx512::row_pairs(src + r * s_r + 2 * q));
         pack_A_rows_plain(dst, src, s_r, s_k, 0, rows, qv, kc, kw);
     } else if (s_r == 1) {        // rows adjacent (dweight's doutᵀ): 16 rows × 16 words at a time, transposed
         // Across the rows first: the 32 source lines of 16 words are read along
@@ -74,8 +71,8 @@ inline void pack_A(void* dst_, const float* src, long s_r, long s_k, int rows, i
                         _mm_prefetch((const char*)(src + (long)(2 * (q0 + 32) + i) * s_k + r0), _MM_HINT_T1);
                 __m512i v[16];
                 for (int i = 0; i < 16; i++) {
-                    const float* s = src + (long)(2 * (q0 + i)) * s_k + r0;
-                    v[i] = avx512::bf16_pairs_of(_mm512_loadu_ps(s), _mm512_loadu_ps(s + s_k));
+                    const T* s = src + (long)(2 * (q0 + i)) * s_k + r0;
+                    v[i] = avx512::line_pairs(s, s + s_k);
                 }
                 avx512::transpose16x16(v);
                 for (int r = 0; r < 16; r++) _mm512_storeu_si512((__m512i*)(dst + (size_t)(r0 + r) * kw + q0), v[r]);
@@ -88,61 +85,18 @@ inline void pack_A(void* dst_, const float* src, long s_r, long s_k, int rows, i
     memset(dst + (size_t)rows * kw, 0, (size_t)(rows_padded - rows) * kw * sizeof(uint32_t));
 }
 
-// Bm's 32-column pair panels, padded in depth to kw words.
+// The table's packers; Bm's are the 32-column pair panels, padded in depth to kw words.
+inline void pack_A(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_A_from((uint32_t*)dst, src, s_r, s_k, rows, kc, kw);
+}
 inline void pack_B(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
     avx512::pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
 }
-
-// The two packers from a source of bf16 bits (a bf16 producer's output): the
-// same words as from the values they were rounded from. Rows with adjacent
-// depths are already their tile rows, a copy.
-inline void pack_A_rows_plain16(uint32_t* dst, const uint16_t* src, long s_r, long s_k, int r0, int r1, int q0,
-                                int kc, int kw) {
-    const int kp = (kc + 1) / 2;
-    for (int r = r0; r < r1; r++)
-        for (int q = q0; q < kw; q++) {
-            uint32_t w = 0;
-            if (q < kp) {
-                const uint16_t* x = src + (long)r * s_r + (long)(2 * q) * s_k;
-                w = x[0] | (2 * q + 1 < kc ? (uint32_t)x[s_k] << 16 : 0u);
-            }
-            dst[(size_t)r * kw + q] = w;
-        }
+inline void pack_A16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
+    pack_A_from((uint32_t*)dst, src, s_r, s_k, rows, kc, kw);
 }
-
-inline void pack_A16(void* dst_, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    uint32_t* dst = (uint32_t*)dst_;
-    const int rows_padded = (rows + MR - 1) / MR * MR;
-    if (s_k == 1) {
-        const int qv = kc / 2;
-        for (int r = 0; r < rows; r++) memcpy(dst + (size_t)r * kw, src + r * s_r, (size_t)qv * sizeof(uint32_t));
-        pack_A_rows_plain16(dst, src, s_r, s_k, 0, rows, qv, kc, kw);
-    } else if (s_r == 1) {  // as pack_A's: across the rows, 16 × 16 words at a time, prefetching
-        const int qv = kc / 32 * 16, rv = rows / 16 * 16;
-        for (int q0 = 0; q0 < qv; q0 += 16)
-            for (int r0 = 0; r0 < rv; r0 += 16) {
-                if (q0 + 32 < qv && kc >= 256)
-                    for (int i = 0; i < 32; i++)
-                        _mm_prefetch((const char*)(src + (long)(2 * (q0 + 32) + i) * s_k + r0), _MM_HINT_T1);
-                __m512i v[16];
-                for (int i = 0; i < 16; i++) {
-                    const uint16_t* s = src + (long)(2 * (q0 + i)) * s_k + r0;
-                    v[i] = avx512::pairs16_of(_mm256_loadu_si256((const __m256i*)s),
-                                              _mm256_loadu_si256((const __m256i*)(s + s_k)));
-                }
-                avx512::transpose16x16(v);
-                for (int r = 0; r < 16; r++) _mm512_storeu_si512((__m512i*)(dst + (size_t)(r0 + r) * kw + q0), v[r]);
-            }
-        pack_A_rows_plain16(dst, src, s_r, s_k, 0, rv, qv, kc, kw);
-        pack_A_rows_plain16(dst, src, s_r, s_k, rv, rows, 0, kc, kw);
-    } else {
-        pack_A_rows_plain16(dst, src, s_r, s_k, 0, rows, 0, kc, kw);
-    }
-    memset(dst + (size_t)rows * kw, 0, (size_t)(rows_padded - rows) * kw * sizeof(uint32_t));
-}
-
 inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    avx512::pack_pairs16((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
+    avx512::pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
 }
 
 // What the tiles compute, one TDPBF16PS at a time, in plain C++: for each 16

@@ -129,10 +129,10 @@ inline void pack_B_bf16(void* dst, const float* src, long s_r, long s_k, int row
 }
 
 inline void pack_A16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    plain::pack_pairs16_rest((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw, 0, 0);
+    plain::pack_pairs_rest((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw, 0, 0);
 }
 inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    plain::pack_pairs16_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
+    plain::pack_pairs_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
 }
 
 inline const Kernels fp32 = {"AVX2 FMA, 6x16 tiles", MR, NR, false, 1, pack_A_fp32, pack_B_fp32,

@@ -168,17 +168,47 @@ inline void transpose16x16(__m512i r[16]) {
     }
 }
 
+// Pair words of 16 lanes from two rows of 16 bf16 bits: lane j = (lo[j], hi[j]).
+// (Zero-masked widening: the plain form trips GCC 12's bug 105593 too.)
+inline __m512i pairs16_of(__m256i lo, __m256i hi) {
+    const __mmask16 all = 0xffff;
+    return _mm512_or_si512(_mm512_maskz_cvtepu16_epi32(all, lo),
+                           _mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, hi), 16));
+}
+
+// What the packers below read, from fp32 values (rounded to bf16 here) or
+// from bf16 bits (a bf16 producer's output, bf16_bits of each value: the same
+// words, from half the bytes, with nothing to round):
+// 16 pair words of one row, depths 2t and 2t+1 of word t adjacent in memory
+inline __m512i row_pairs(const float* s) { return bf16_pairs_contiguous(s); }
+inline __m512i row_pairs(const uint16_t* s) { return _mm512_loadu_si512(s); }
+// the pair words of 16 rows from two lines of depth, or of the rows in mask m (a 12-row panel's)
+inline __m512i line_pairs(const float* s0, const float* s1) {
+    return bf16_pairs_of(_mm512_loadu_ps(s0), _mm512_loadu_ps(s1));
+}
+inline __m512i line_pairs(const uint16_t* s0, const uint16_t* s1) {
+    return pairs16_of(_mm256_loadu_si256((const __m256i*)s0), _mm256_loadu_si256((const __m256i*)s1));
+}
+inline __m512i line_pairs(const float* s0, const float* s1, __mmask16 m) {
+    return bf16_pairs_of(_mm512_maskz_loadu_ps(m, s0), _mm512_maskz_loadu_ps(m, s1));
+}
+inline __m512i line_pairs(const uint16_t* s0, const uint16_t* s1, __mmask16 m) {
+    return pairs16_of(_mm256_maskz_loadu_epi16(m, s0), _mm256_maskz_loadu_epi16(m, s1));
+}
+
 // Packs rows × depth kc into panels of `width` rows of pair words, kw words
-// deep (the layout in matmul_plain.h). Every vector path walks the source in
-// its memory order, one row or one line of depth at a time across all panels:
-// a walk down one panel with a stride of kilobytes would map every read to
-// the same L1 set. What they leave (tails, padding) is plain::pack_pairs_rest.
-inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
+// deep (the layout in matmul_plain.h), from fp32 values or bf16 bits. Every
+// vector path walks the source in its memory order, one row or one line of
+// depth at a time across all panels: a walk down one panel with a stride of
+// kilobytes would map every read to the same L1 set. What they leave (tails,
+// padding) is plain::pack_pairs_rest.
+template <class T>
+void pack_pairs(uint32_t* dst, int width, const T* src, long s_r, long s_k, int rows, int kc, int kw) {
     const int panels = (rows + width - 1) / width;
     const size_t panel_words = (size_t)kw * width;
     int pv = 0, qv = 0;  // panels [0, pv) × words [0, qv) are done by a vector path
     if (s_k == 1 && (width % 16 == 0 || width == 12)) {
-        // pairs adjacent in memory: 32 floats of a row make 16 words; 16 rows of a
+        // pairs adjacent in memory: 32 values of a row make 16 words; 16 rows of a
         // panel (12 for width 12) at a time, transposed so that each of the 16
         // words goes to its line of the panel as one store
         qv = kc / 32 * 16;
@@ -192,7 +222,7 @@ inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, lon
                 for (int q = 0; q < qv; q += 16) {
                     __m512i v[16];
                     for (int i = 0; i < 16; i++)
-                        v[i] = i < group && r0 + i < rows ? bf16_pairs_contiguous(src + (long)(r0 + i) * s_r + 2 * q)
+                        v[i] = i < group && r0 + i < rows ? row_pairs(src + (long)(r0 + i) * s_r + 2 * q)
                                                           : _mm512_setzero_si512();
                     transpose16x16(v);
                     for (int t = 0; t < 16; t++) _mm512_mask_storeu_epi32(d + (size_t)(q + t) * width, keep, v[t]);
@@ -205,10 +235,10 @@ inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, lon
         const __mmask16 m12 = 0x0fff;
         // cache lines of a source line's panels, prefetched PACK_AHEAD words on in
         // the GEMM's deep blocks (attention's 64-deep tiles measured no better with it)
-        const int span = kc >= 256 ? (pv * width * (int)sizeof(float) + 63) / 64 : 0;
+        const int span = kc >= 256 ? (pv * width * (int)sizeof(T) + 63) / 64 : 0;
         for (int q = 0; q < qv; q++) {
-            const float* s0 = src + (long)(2 * q) * s_k;
-            const float* s1 = s0 + s_k;
+            const T* s0 = src + (long)(2 * q) * s_k;
+            const T* s1 = s0 + s_k;
             if (q + PACK_AHEAD < qv)  // the two source lines PACK_AHEAD pair words on
                 for (int l = 0; l < span; l++) {
                     _mm_prefetch((const char*)(s0 + 2 * PACK_AHEAD * s_k) + 64 * l, _MM_HINT_T0);
@@ -218,82 +248,14 @@ inline void pack_pairs(uint32_t* dst, int width, const float* src, long s_r, lon
                 uint32_t* d = dst + (size_t)p * panel_words + (size_t)q * width;
                 const int r0 = p * width;
                 if (width == 12)
-                    _mm512_mask_storeu_epi32(d, m12, bf16_pairs_of(_mm512_maskz_loadu_ps(m12, s0 + r0),
-                                                                   _mm512_maskz_loadu_ps(m12, s1 + r0)));
+                    _mm512_mask_storeu_epi32(d, m12, line_pairs(s0 + r0, s1 + r0, m12));
                 else
                     for (int r = 0; r < width; r += 16)
-                        _mm512_storeu_si512((__m512i*)(d + r), bf16_pairs_of(_mm512_loadu_ps(s0 + r0 + r),
-                                                                             _mm512_loadu_ps(s1 + r0 + r)));
+                        _mm512_storeu_si512((__m512i*)(d + r), line_pairs(s0 + r0 + r, s1 + r0 + r));
             }
         }
     }
     plain::pack_pairs_rest(dst, width, src, s_r, s_k, rows, kc, kw, pv, qv);
-}
-
-// Pair words of 16 lanes from two rows of 16 bf16 bits: lane j = (lo[j], hi[j]).
-// (Zero-masked widening: the plain form trips GCC 12's bug 105593 too.)
-inline __m512i pairs16_of(__m256i lo, __m256i hi) {
-    const __mmask16 all = 0xffff;
-    return _mm512_or_si512(_mm512_maskz_cvtepu16_epi32(all, lo),
-                           _mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, hi), 16));
-}
-
-// pack_pairs from a source of bf16 bits (a bf16 producer's output, bf16_bits
-// of each value): the same words as from the fp32 values they were rounded
-// from, at half the bytes read and nothing to round. With depths adjacent a
-// pair word is already in memory, 16 of them one load; with rows adjacent two
-// lines of 16-bit values interleave.
-inline void pack_pairs16(uint32_t* dst, int width, const uint16_t* src, long s_r, long s_k, int rows, int kc,
-                         int kw) {
-    const int panels = (rows + width - 1) / width;
-    const size_t panel_words = (size_t)kw * width;
-    int pv = 0, qv = 0;
-    if (s_k == 1 && (width % 16 == 0 || width == 12)) {
-        qv = kc / 32 * 16;
-        pv = panels;
-        const int group = width == 12 ? 12 : 16;
-        const __mmask16 keep = (__mmask16)((1u << group) - 1);
-        for (int p = 0; p < panels; p++)
-            for (int g = 0; g < width; g += group) {
-                const int r0 = p * width + g;
-                uint32_t* d = dst + (size_t)p * panel_words + g;
-                for (int q = 0; q < qv; q += 16) {
-                    __m512i v[16];
-                    for (int i = 0; i < 16; i++)
-                        v[i] = i < group && r0 + i < rows ? _mm512_loadu_si512(src + (long)(r0 + i) * s_r + 2 * q)
-                                                          : _mm512_setzero_si512();
-                    transpose16x16(v);
-                    for (int t = 0; t < 16; t++) _mm512_mask_storeu_epi32(d + (size_t)(q + t) * width, keep, v[t]);
-                }
-            }
-    } else if (s_r == 1 && (width % 16 == 0 || width == 12)) {
-        qv = kc / 2;
-        pv = rows / width;
-        const __mmask16 m12 = 0x0fff;
-        const int span = kc >= 256 ? (pv * width * (int)sizeof(uint16_t) + 63) / 64 : 0;
-        for (int q = 0; q < qv; q++) {
-            const uint16_t* s0 = src + (long)(2 * q) * s_k;
-            const uint16_t* s1 = s0 + s_k;
-            if (q + PACK_AHEAD < qv)
-                for (int l = 0; l < span; l++) {
-                    _mm_prefetch((const char*)(s0 + 2 * PACK_AHEAD * s_k) + 64 * l, _MM_HINT_T0);
-                    _mm_prefetch((const char*)(s1 + 2 * PACK_AHEAD * s_k) + 64 * l, _MM_HINT_T0);
-                }
-            for (int p = 0; p < pv; p++) {
-                uint32_t* d = dst + (size_t)p * panel_words + (size_t)q * width;
-                const int r0 = p * width;
-                if (width == 12)
-                    _mm512_mask_storeu_epi32(d, m12, pairs16_of(_mm256_maskz_loadu_epi16(m12, s0 + r0),
-                                                                _mm256_maskz_loadu_epi16(m12, s1 + r0)));
-                else
-                    for (int r = 0; r < width; r += 16)
-                        _mm512_storeu_si512((__m512i*)(d + r),
-                                            pairs16_of(_mm256_loadu_si256((const __m256i*)(s0 + r0 + r)),
-                                                       _mm256_loadu_si256((const __m256i*)(s1 + r0 + r))));
-            }
-        }
-    }
-    plain::pack_pairs16_rest(dst, width, src, s_r, s_k, rows, kc, kw, pv, qv);
 }
 
 inline void pack_A_bf16(void* dst, const float* src, long s_r, long s_k, int rows, int kc, int kw) {
@@ -303,10 +265,10 @@ inline void pack_B_bf16(void* dst, const float* src, long s_r, long s_k, int row
     pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
 }
 inline void pack_A16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    pack_pairs16((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw);
+    pack_pairs((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw);
 }
 inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    pack_pairs16((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
+    pack_pairs((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw);
 }
 
 inline const Kernels fp32 = {"AVX-512F FMA, 12x32 tiles", MR, NR, false, 1, pack_A_fp32, pack_B_fp32,

@@ -42,10 +42,21 @@ inline void pack_panels_fp32(float* dst, int width, const float* src, long s_r, 
                         std::min(width, rows - p * width), 0, kc);
 }
 
+// The pair word of depths k and k+1 at x, depth k+1 being x[s_k] (zero if
+// !has_hi): from fp32 values, rounded to bf16; from bf16 bits (bf16_bits of
+// each value, as a bf16 producer stores them), as they are. The same word
+// from a value and from its bits.
+inline uint32_t pair_at(const float* x, long s_k, bool has_hi) { return bf16_pair(x[0], has_hi ? x[s_k] : 0.0f); }
+inline uint32_t pair_at(const uint16_t* x, long s_k, bool has_hi) {
+    return x[0] | (has_hi ? (uint32_t)x[s_k] << 16 : 0u);
+}
+
 // bf16 pair words of panels [0, panels): what a vector path left, i.e. every
 // word of panels [p_done, panels) and words [q_done, kw) of panels [0, p_done).
-inline void pack_pairs_rest(uint32_t* dst, int width, const float* src, long s_r, long s_k, int rows, int kc, int kw,
-                            int p_done, int q_done) {
+// src is fp32 values or bf16 bits (pair_at).
+template <class T>
+void pack_pairs_rest(uint32_t* dst, int width, const T* src, long s_r, long s_k, int rows, int kc, int kw,
+                     int p_done, int q_done) {
     const int kp = (kc + 1) / 2;  // words that hold depth; the rest of kw is zero padding
     const int panels = (rows + width - 1) / width;
     for (int p = 0; p < panels; p++)
@@ -54,33 +65,7 @@ inline void pack_pairs_rest(uint32_t* dst, int width, const float* src, long s_r
             for (int i = 0; i < width; i++) {
                 const int r = p * width + i;
                 uint32_t w = 0;
-                if (r < rows && q < kp) {
-                    const float* x = src + (long)r * s_r + (long)k * s_k;
-                    w = bf16_pair(x[0], k + 1 < kc ? x[s_k] : 0.0f);
-                }
-                dst[(size_t)p * kw * width + (size_t)q * width + i] = w;
-            }
-        }
-}
-
-// As pack_pairs_rest, from a source of bf16 bits (bf16_bits of each value,
-// as a bf16 producer wrote them): a pair word is two of them side by side,
-// nothing left to round, so it packs the same words as the fp32 source they
-// were rounded from.
-inline void pack_pairs16_rest(uint32_t* dst, int width, const uint16_t* src, long s_r, long s_k, int rows, int kc,
-                              int kw, int p_done, int q_done) {
-    const int kp = (kc + 1) / 2;
-    const int panels = (rows + width - 1) / width;
-    for (int p = 0; p < panels; p++)
-        for (int q = p < p_done ? q_done : 0; q < kw; q++) {
-            const int k = 2 * q;
-            for (int i = 0; i < width; i++) {
-                const int r = p * width + i;
-                uint32_t w = 0;
-                if (r < rows && q < kp) {
-                    const uint16_t* x = src + (long)r * s_r + (long)k * s_k;
-                    w = x[0] | (k + 1 < kc ? (uint32_t)x[s_k] << 16 : 0u);
-                }
+                if (r < rows && q < kp) w = pair_at(src + (long)r * s_r + (long)k * s_k, s_k, k + 1 < kc);
                 dst[(size_t)p * kw * width + (size_t)q * width + i] = w;
             }
         }
@@ -137,10 +122,10 @@ inline void pack_B_bf16(void* dst, const float* src, long s_r, long s_k, int row
 }
 
 inline void pack_A16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    pack_pairs16_rest((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw, 0, 0);
+    pack_pairs_rest((uint32_t*)dst, MR, src, s_r, s_k, rows, kc, kw, 0, 0);
 }
 inline void pack_B16(void* dst, const uint16_t* src, long s_r, long s_k, int rows, int kc, int kw) {
-    pack_pairs16_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
+    pack_pairs_rest((uint32_t*)dst, NR, src, s_r, s_k, rows, kc, kw, 0, 0);
 }
 
 inline const Kernels fp32 = {"plain C++, 4x16 tiles", MR, NR, false, 1, pack_A_fp32, pack_B_fp32,
