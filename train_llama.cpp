@@ -192,18 +192,18 @@ static void prune_ranges(Pruner* pr, const size_t* sizes, const LlamaConfig& c) 
 
 struct ActivationTensors {
     float* encoded;    // (B, T, C) embedding output = residual stream into layer 0
-    float* ln1;        // (L, B, T, C) RMSNorm before attention
+    float* ln1;        // (L, B, T, C) RMSNorm before attention (bf16 runs: bf16 bits, act_floats)
     float* ln1_rstd;   // (L, B, T)
     float* qkv;        // (L, B, T, QKV) q and k after RoPE
     float* lse;        // (L, B, NH, T) log-sum-exp of each attention row: backward rebuilds p from it
     float* atty;       // (L, B, T, NH·HS) attention output before wo
     float* res_att;    // (L, B, T, C) residual stream after attention
-    float* ln2;        // (L, B, T, C) RMSNorm before the MLP
+    float* ln2;        // (L, B, T, C) RMSNorm before the MLP (bf16 runs: bf16 bits)
     float* ln2_rstd;   // (L, B, T)
     float* h13;        // (L, B, T, 2·H) w1 and w3 outputs
-    float* hgate;      // (L, B, T, H) silu(w1 x) * w3 x
+    float* hgate;      // (L, B, T, H) silu(w1 x) * w3 x (bf16 runs: bf16 bits)
     float* res_ffn;    // (L, B, T, C) residual stream after the MLP = next layer's input
-    float* lnf;        // (B, T, C) final RMSNorm
+    float* lnf;        // (B, T, C) final RMSNorm (bf16 runs: bf16 bits)
     float* lnf_rstd;   // (B, T)
     float* logits;     // (B, T, V) logits of a forward without targets; training never touches it
     float* cls_chunk;  // (min(B·T, CLASSIFIER_CHUNK), V) one chunk of logits, then of their gradient
@@ -213,12 +213,18 @@ struct ActivationTensors {
 };
 constexpr int NUM_ACT_TENSORS = 19;
 
-static void act_sizes(size_t* s, const LlamaConfig& c, int B, int T) {
+// Floats that n values of a tensor take: n, or, in bf16 runs for the ones kept
+// as bf16 bits (ln1, ln2, hgate, lnf: product_input below), half of n rounded
+// up, so each layer's slice starts 4-byte aligned.
+static size_t act_floats(size_t n, bool bits) { return bits ? (n + 1) / 2 : n; }
+
+static void act_sizes(size_t* s, const LlamaConfig& c, int B, int T, bool bf16) {
     size_t BT = (size_t)B * T, L = c.L, HS = c.C / c.NH, QKV = (c.NH + 2 * c.NKV) * HS;
     size_t chunk = std::min(BT, (size_t)CLASSIFIER_CHUNK);
-    size_t sizes[NUM_ACT_TENSORS] = {BT * c.C, L * BT * c.C, L * BT, L * BT * QKV, L * B * c.NH * T,
-                                     L * BT * c.NH * HS, L * BT * c.C, L * BT * c.C, L * BT, L * BT * 2 * c.H,
-                                     L * BT * c.H, L * BT * c.C, BT * c.C, BT, BT * c.V, chunk * c.V, BT * c.C,
+    size_t ln = act_floats(BT * c.C, bf16), gate = act_floats(BT * c.H, bf16);
+    size_t sizes[NUM_ACT_TENSORS] = {BT * c.C, L * ln, L * BT, L * BT * QKV, L * B * c.NH * T,
+                                     L * BT * c.NH * HS, L * BT * c.C, L * ln, L * BT, L * BT * 2 * c.H,
+                                     L * gate, L * BT * c.C, ln, BT, BT * c.V, chunk * c.V, BT * c.C,
                                      BT, BT * c.C};
     memcpy(s, sizes, sizeof sizes);
 }
@@ -320,6 +326,7 @@ struct Llama {
     float* rope_sin2 = nullptr;
     bool cls_grad_ready = false;   // the last forward left dlnf and dwcls for backward
     bool bf16 = false;             // matmuls and attention's products on bf16 operands, fp32 accumulation
+    bool acts_bf16 = false;        // the activations were laid out for a bf16 run (act_sizes)
     Pruner pruner;                 // sparsity mask of the linear layers (--sparsity); empty mask = dense
     std::vector<int> inputs, targets;
     float mean_loss = 0.0f;
@@ -393,7 +400,8 @@ static void llama_alloc_activations(Llama* model, int B, int T) {
     const LlamaConfig& c = model->config;
     if (T > c.maxT) die("sequence length T=%d exceeds the model's seq-len %d", T, c.maxT);
     size_t sizes[NUM_ACT_TENSORS], total = 0;
-    act_sizes(sizes, c, B, T);
+    act_sizes(sizes, c, B, T, model->bf16);
+    model->acts_bf16 = model->bf16;
     for (size_t s : sizes) total += s;
     model->acts_memory = (float*)malloc_check(total * sizeof(float), "activations");
     advise_huge_pages(model->acts_memory, total * sizeof(float));
@@ -427,6 +435,12 @@ static void llama_alloc_activations(Llama* model, int B, int T) {
 // in acts.logits.
 
 static float llama_forward_pass(Llama* model, const int* inputs, const int* targets, int B, int T, bool grad) {
+    if (model->acts_memory && model->acts_bf16 != model->bf16) {  // the precision changed: lay them out anew
+        const int B0 = model->B, T0 = model->T;
+        free(model->acts_memory);
+        free(model->grad_scratch_memory);
+        llama_alloc_activations(model, B0, T0);
+    }
     if (!model->acts_memory) llama_alloc_activations(model, B, T);
     if ((size_t)B * T > (size_t)model->B * model->T || T > model->T)
         die("forward with B=%d, T=%d but activations were sized for B=%d, T=%d", B, T, model->B, model->T);
@@ -457,15 +471,15 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
     prof_lap(prof, "residual+rmsnorm");
     const float* x = a.encoded;  // the residual stream entering the layer
     for (int l = 0; l < L; l++) {
-        float* ln1 = a.ln1 + l * BT * C;
+        float* ln1 = a.ln1 + l * act_floats(BT * C, bf16);
         float* qkv = a.qkv + l * BT * QKV;
         float* lse = a.lse + (size_t)l * B * NH * T;
         float* atty = a.atty + l * BT * NH * HS;
         float* res_att = a.res_att + l * BT * C;
-        float* ln2 = a.ln2 + l * BT * C;
+        float* ln2 = a.ln2 + l * act_floats(BT * C, bf16);
         float* ln2_rstd = a.ln2_rstd + l * BT;
         float* h13 = a.h13 + l * BT * 2 * H;
-        float* hgate = a.hgate + l * BT * H;
+        float* hgate = a.hgate + l * act_floats(BT * H, bf16);
         float* res_ffn = a.res_ffn + l * BT * C;
         // attention block; ln1 was written by the previous layer's last residual add
         matmul_forward(qkv, product_input(model, ln1), p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16);
@@ -501,7 +515,7 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         prof_lap(prof, "matmul w2");
         // the residual add, then the norm that reads it: the next layer's ln1, or lnf after the last layer
         bool last = l == L - 1;
-        float* norm_out = last ? a.lnf : a.ln1 + (l + 1) * BT * C;
+        float* norm_out = last ? a.lnf : a.ln1 + (l + 1) * act_floats(BT * C, bf16);
         float* norm_rstd = last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * BT;
         const float* norm_w = last ? p.rms_final : p.rms_att + (l + 1) * C;
         if (bf16)
@@ -563,16 +577,16 @@ static void llama_backward(Llama* model, int B, int T, float loss_scale) {
 
     for (int l = L - 1; l >= 0; l--) {
         const float* x = l == 0 ? a.encoded : a.res_ffn + (size_t)(l - 1) * BT * C;
-        float* ln1 = a.ln1 + l * BT * C;
+        float* ln1 = a.ln1 + l * act_floats(BT * C, bf16);
         float* ln1_rstd = a.ln1_rstd + l * BT;
         float* qkv = a.qkv + l * BT * QKV;
         float* lse = a.lse + (size_t)l * B * NH * T;
         float* atty = a.atty + l * BT * NH * HS;
         float* res_att = a.res_att + l * BT * C;
-        float* ln2 = a.ln2 + l * BT * C;
+        float* ln2 = a.ln2 + l * act_floats(BT * C, bf16);
         float* ln2_rstd = a.ln2_rstd + l * BT;
         float* h13 = a.h13 + l * BT * 2 * H;
-        float* hgate = a.hgate + l * BT * H;
+        float* hgate = a.hgate + l * act_floats(BT * H, bf16);
         // MLP block. dresidual holds ∂L/∂res_ffn; the residual add passes it
         // unchanged both to w2's output and to res_att.
         matmul_backward_set_dinp(gs.dhgate, g.w2 + (size_t)l * C * H, gs.dresidual, product_input(model, hgate),

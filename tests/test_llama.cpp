@@ -261,6 +261,37 @@ TEST_CASE("bf16 matmuls and attention track the fp32 loss curve over 200 steps",
     gemm::set_isa(before);
 }
 
+TEST_CASE("a model switched between bf16 and fp32 lays out its activations anew and computes what fresh ones do",
+          "[llama][bf16]") {
+    // bf16 runs keep ln1, ln2, hgate, lnf as bf16 bits in half the floats; a later fp32 forward must not
+    // run on that layout. H odd and B·T odd: the bf16 slices round up to whole floats.
+    LlamaConfig c;
+    c.V = 50; c.C = 32; c.L = 2; c.NH = 4; c.NKV = 2; c.H = 41; c.maxT = 16; c.tied = 1;
+    const int B = 3, T = 11;
+    std::vector<int> x(B * T), y(B * T);
+    for (int i = 0; i < B * T; i++) { x[i] = (i * 7 + 3) % c.V; y[i] = (i * 5 + 1) % c.V; }
+    auto fresh = [&](bool bf16) {
+        Llama m;
+        llama_build(&m, c);
+        llama_init_params(&m, 5);
+        m.bf16 = bf16;
+        float loss = llama_forward(&m, x.data(), y.data(), B, T);
+        llama_free(&m);
+        return loss;
+    };
+    const float want_bf16 = fresh(true), want_fp32 = fresh(false);
+    Llama m;
+    llama_build(&m, c);
+    llama_init_params(&m, 5);
+    for (bool bf16 : {true, false, true}) {
+        m.bf16 = bf16;
+        CHECK(llama_forward(&m, x.data(), y.data(), B, T) == (bf16 ? want_bf16 : want_fp32));
+        CHECK(m.acts_bf16 == bf16);
+    }
+    CHECK(want_bf16 != want_fp32);
+    llama_free(&m);
+}
+
 // ----------------------------------------------------------------------------
 // Running the real binary: resume and bad input
 
