@@ -239,7 +239,6 @@ struct GradScratch {
 };
 constexpr int NUM_GRAD_SCRATCH = 5;
 
-
 // ----------------------------------------------------------------------------
 // Per-kernel time, on with --profile. Each kernel is a parallel region that
 // joins before it returns, so the time between two laps is that kernel's.
@@ -344,6 +343,18 @@ struct Llama {
 // Such a buffer is read through this, as uint16 from its start.
 static gemm::Src product_input(const Llama* model, const float* buf) {
     return model->bf16 ? gemm::Src((const uint16_t*)buf) : gemm::Src(buf);
+}
+
+// The residual add, res = x + y, and the RMSNorm after it, out stored as the
+// products read it (product_input): the forward does this after every block.
+static void residual_norm(const Llama* model, float* res, float* out, float* rstd, const float* x, const float* y,
+                          const float* weight, int N) {
+    const int C = model->config.C;
+    const float eps = model->config.norm_eps;
+    if (model->bf16)
+        residual_rmsnorm_forward(res, (uint16_t*)out, rstd, x, y, weight, N, C, eps);
+    else
+        residual_rmsnorm_forward(res, out, rstd, x, y, weight, N, C, eps);
 }
 
 static void llama_build(Llama* model, const LlamaConfig& config) {
@@ -497,11 +508,7 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         prof_lap(prof, "attention fwd");
         matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, bf16);
         prof_lap(prof, "matmul wo");
-        if (bf16)
-            residual_rmsnorm_forward(res_att, (uint16_t*)ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT, C,
-                                     c.norm_eps);
-        else
-            residual_rmsnorm_forward(res_att, ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT, C, c.norm_eps);
+        residual_norm(model, res_att, ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT);
         prof_lap(prof, "residual+rmsnorm");
         // MLP block
         matmul_forward(h13, product_input(model, ln2), p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, bf16);
@@ -515,14 +522,9 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         prof_lap(prof, "matmul w2");
         // the residual add, then the norm that reads it: the next layer's ln1, or lnf after the last layer
         bool last = l == L - 1;
-        float* norm_out = last ? a.lnf : a.ln1 + (l + 1) * act_floats(BT * C, bf16);
-        float* norm_rstd = last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * BT;
-        const float* norm_w = last ? p.rms_final : p.rms_att + (l + 1) * C;
-        if (bf16)
-            residual_rmsnorm_forward(res_ffn, (uint16_t*)norm_out, norm_rstd, res_att, a.scratch, norm_w, (int)BT, C,
-                                     c.norm_eps);
-        else
-            residual_rmsnorm_forward(res_ffn, norm_out, norm_rstd, res_att, a.scratch, norm_w, (int)BT, C, c.norm_eps);
+        residual_norm(model, res_ffn, last ? a.lnf : a.ln1 + (l + 1) * act_floats(BT * C, bf16),
+                      last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * BT, res_att, a.scratch,
+                      last ? p.rms_final : p.rms_att + (l + 1) * C, (int)BT);
         prof_lap(prof, "residual+rmsnorm");
         x = res_ffn;
     }

@@ -762,7 +762,7 @@ TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs",
         for (size_t i = 0; i < w.size(); i++) bad += got[i] != w[i];
         CHECK(bad == 0);
     };
-    SECTION("bf16_store_row and bf16_row_in_place, NaN and infinities too") {
+    SECTION("bf16_store_row and bf16_store_over (in place and from another row), NaN and infinities too") {
         vecf x = random_vec(rng, 203, -3, 3);
         x[5] = NaN;
         x[6] = INFINITY;
@@ -779,9 +779,11 @@ TEST_CASE("kernels with bf16 outputs store the bf16 bits of their fp32 outputs",
             else
                 CHECK(f == gemm::bf16_round(x[i]));
         }
-        vecf y = x;
-        bf16_row_in_place(y.data(), (int)y.size());
+        vecf y = x, z(x.size(), 7.0f);
+        bf16_store_over(y.data(), y.data(), (int)y.size());
         CHECK(memcmp(y.data(), h.data(), h.size() * sizeof(uint16_t)) == 0);
+        bf16_store_over(z.data(), x.data(), (int)x.size());
+        CHECK(memcmp(z.data(), h.data(), h.size() * sizeof(uint16_t)) == 0);
     }
     SECTION("rmsnorm_forward_fast and residual_rmsnorm_forward") {
         for (const NormShape& s : norm_shapes) {

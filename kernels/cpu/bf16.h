@@ -22,16 +22,17 @@ inline void bf16_store_row(uint16_t* dst, const float* src, int n) {
     for (int i = 0; i < n; i++) dst[i] = (uint16_t)bf16_bits(src[i]);
 }
 
-// A row of n floats rounded to bf16 in place: afterwards its first 2·n bytes
-// hold the bits (as bf16_store_row would write them), the rest is stale. Goes
-// through a small buffer and memcpy, 64 values at a time, so no value is
-// overwritten before it is read and no pointer of one type reads another's.
-inline void bf16_row_in_place(float* x, int n) {
+// The bf16 bits of src[0, n) into the first 2·n bytes of an fp32 row, dst:
+// how the trainers' bf16 runs keep a row where its fp32 values were. dst may
+// be src (a row rounded in place). Through a small buffer and memcpy, 64
+// values at a time, so no value is overwritten before it is read and no
+// pointer of one type reads another's.
+inline void bf16_store_over(float* dst, const float* src, int n) {
     uint16_t buf[64];
-    char* bytes = (char*)x;
+    char* bytes = (char*)dst;
     for (int i = 0; i < n; i += 64) {
         const int m = n - i < 64 ? n - i : 64;
-        bf16_store_row(buf, x + i, m);
+        bf16_store_row(buf, src + i, m);
         memcpy(bytes + 2 * (size_t)i, buf, 2 * (size_t)m);
     }
 }

@@ -22,7 +22,7 @@ constexpr int CLASSIFIER_CHUNK = 1024;
 
 // One row of logits x (V): returns the loss and, with grad, overwrites x with
 // dlogits = (softmax − onehot(target))·dloss; with bf16 too, as their bf16
-// bits in the row's first 2·V bytes (bf16_row_in_place), for bf16 products.
+// bits in the row's first 2·V bytes (bf16_store_over), for bf16 products.
 inline float classifier_row(float* x, int target, bool grad, float dloss, int V, bool bf16 = false) {
     using namespace simd;
     const float xt = x[target];
@@ -47,7 +47,7 @@ inline float classifier_row(float* x, int target, bool grad, float dloss, int V,
         for (i = 0; i + W <= V; i += W) vstore(x + i, vmul(vload(x + i), vk));
         for (; i < V; i++) x[i] *= k;
         x[target] -= dloss;
-        if (bf16) bf16_row_in_place(x, V);
+        if (bf16) bf16_store_over(x, x, V);
     } else {
         for (i = 0; i + W <= V; i += W) vs = vadd(vs, vexp(vsub(vload(x + i), vmx)));
         sum = vsum(vs);
@@ -75,11 +75,9 @@ inline void classifier_forward_backward(float* losses, float* dx, float* dW, flo
         for (int r = 0; r < rows; r++)
             losses[n0 + r] = classifier_row(logits + (size_t)r * V, targets[n0 + r], dx != nullptr, dloss, V, bf16);
         if (!dx) continue;
-        if (bf16)  // dlogits (rows, V) as bf16 bits, a row every 2·V of them
-            matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, (const uint16_t*)logits, xc, W, rows, C, V, true,
-                                     2L * V);
-        else
-            matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, logits, xc, W, rows, C, V, false);
+        // bf16: dlogits (rows, V) as bf16 bits, a row every 2·V of them
+        const gemm::Src dlogits = bf16 ? gemm::Src((const uint16_t*)logits) : gemm::Src(logits);
+        matmul_backward_set_dinp(dx + (size_t)n0 * C, dW, dlogits, xc, W, rows, C, V, bf16, bf16 ? 2L * V : 0);
     }
 }
 

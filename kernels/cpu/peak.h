@@ -55,17 +55,22 @@ inline double fma_probe_avx2(long iters) {
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma")
+// Uses a probe's 12 accumulators, so that the compiler keeps the loop that made them.
+inline void keep_probe(const __m512 (&a)[12]) {
+    // a store, not _mm512_reduce_add_ps: GCC 12's trips -Wuninitialized in its header (bug 105593)
+    alignas(64) float lanes[16];
+    float sink = 0.0f;
+    for (int i = 0; i < 12; i++) { _mm512_store_ps(lanes, a[i]); sink += lanes[0]; }
+    if (sink == 12345.0f) printf(" ");
+}
+
 inline double fma_probe_avx512(long iters) {
     __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
     for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
     for (long it = 0; it < iters; it++)
         #pragma GCC unroll 12
         for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-    // a store, not _mm512_reduce_add_ps: GCC 12's trips -Wuninitialized in its header (bug 105593)
-    alignas(64) float lanes[16];
-    float sink = 0.0f;
-    for (int i = 0; i < 12; i++) { _mm512_store_ps(lanes, a[i]); sink += lanes[0]; }
-    if (sink == 12345.0f) printf(" ");
+    keep_probe(a);
     return 2.0 * 16 * 12 * iters;
 }
 
@@ -78,10 +83,7 @@ inline double bf16_probe_avx512(long iters) {
     for (long it = 0; it < iters; it++)
         #pragma GCC unroll 12
         for (int i = 0; i < 12; i++) a[i] = _mm512_dpbf16_ps(a[i], b, c);
-    alignas(64) float buf[16];
-    float sink = 0.0f;
-    for (int i = 0; i < 12; i++) { _mm512_store_ps(buf, a[i]); sink += buf[0]; }
-    if (sink == 12345.0f) printf(" ");
+    keep_probe(a);
     return 4.0 * 16 * 12 * iters;
 }
 #pragma GCC pop_options

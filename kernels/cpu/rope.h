@@ -119,22 +119,20 @@ inline void rope_forward_fast(float* qkv, const float* cos2, const float* sin2, 
 // products read qkv: each row of qkv is rotated (q and k; v as it is) and
 // stored as bf16 bits (bf16.h) in the first half of its own memory, so row r
 // of the result is at uint16 offset r·2·(NH + 2·NKV)·HS. The same bits as
-// rounding rope_forward_fast's output. (Through buffers and memcpy: the row
-// is read whole before any of it is written, by no pointer of another type.)
+// rounding rope_forward_fast's output. (The row is read whole into a buffer
+// before bf16_store_over writes any of it.)
 inline void rope_forward_fast_bf16(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV,
                                    int HS) {
     const int row = (NH + 2 * NKV) * HS, rotated = (NH + NKV) * HS;
     #pragma omp parallel
     {
         std::vector<float> r(row);
-        std::vector<uint16_t> h(row);
         #pragma omp for schedule(static)
         for (int bt = 0; bt < B * T; bt++) {
             float* x = qkv + (size_t)bt * row;
             for (int i = 0; i < NH + NKV; i++) rope_row(r.data() + i * HS, x + i * HS, bt % T, cos2, sin2, HS, 1.0f);
             memcpy(r.data() + rotated, x + rotated, (size_t)(row - rotated) * sizeof(float));
-            bf16_store_row(h.data(), r.data(), row);
-            memcpy(x, h.data(), (size_t)row * sizeof(uint16_t));
+            bf16_store_over(x, r.data(), row);
         }
     }
 }

@@ -105,7 +105,7 @@ inline void swiglu_backward_fast(float* dh13, const float* dout, const float* h1
 // which pack the same words from these as from the fp32 outputs, at half the
 // bytes. The backward's goes over h13 itself: row n's dh13 into the first
 // half of row n's memory (its rows 4·H uint16 apart), once the row is read
-// (through buffers and memcpy, by no pointer of another type).
+// (bf16_store_over).
 inline void swiglu_forward_fast(uint16_t* out, const float* h13, int N, int H) {
     #pragma omp parallel
     {
@@ -122,13 +122,11 @@ inline void swiglu_backward_fast_bf16(float* h13, const float* dout, int N, int 
     #pragma omp parallel
     {
         std::vector<float> dab(2 * H);
-        std::vector<uint16_t> bits(2 * H);
         #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
             float* a = h13 + (size_t)n * 2 * H;
             swiglu_backward_row(dab.data(), dab.data() + H, dout + (size_t)n * H, a, a + H, H);
-            bf16_store_row(bits.data(), dab.data(), 2 * H);
-            memcpy(a, bits.data(), 2 * H * sizeof(uint16_t));
+            bf16_store_over(a, dab.data(), 2 * H);
         }
     }
 }
