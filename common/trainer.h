@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/cpu/attention_bf16.h"
 #include "../kernels/cpu/matmul.h"
 #include "../tokenizer/tokenizer.h"
 #include "args.h"
@@ -70,7 +71,11 @@ inline bool resolve_precision(const PrecisionOption& p) {
 // The banner's line: the GEMM path, its precision (and attention's, in bf16), and why when auto chose it.
 inline std::string describe_precision(const PrecisionOption& p, bool bf16) {
     std::string line = gemm::describe(bf16);
-    if (bf16) line += "; attention's products on the same kernels";
+    if (bf16) {
+        const gemm::Kernels& att = attn_bf16::kernels(gemm::active_isa());
+        line += &att == &gemm::kernels_for(gemm::active_isa(), true) ? std::string("; attention's products on the same kernels")
+                                                                     : "; attention's products on " + std::string(att.what);
+    }
     if (p.precision == "auto" && !p.bf16)
         line += bf16 ? " | --precision auto: bf16 is faster than fp32 on this CPU"
                      : " | --precision auto: fp32 (bf16 is not faster on this CPU)";

@@ -462,6 +462,32 @@ TEST_CASE("bf16 flash attention: within bf16 rounding of fp32, the same on every
     });
 }
 
+TEST_CASE("bf16 flash attention on its own tiles (16x16 on avx512_bf16) gives the GEMM tiles' bits", "[attention][fast]") {
+    // attn_bf16::kernels may pick tiles that fit attention's 64-row blocks better than the GEMM's; each
+    // output is the same sum in the same order, so the bits must not move.
+    bool any = false;
+    for_each_gemm_path(true, [&] {
+        const gemm::Kernels &own = attn_bf16::kernels(gemm::active_isa()),
+                            &mm = gemm::kernels_for(gemm::active_isa(), true);
+        if (&own == &mm) return;
+        any = true;
+        INFO(own.what << " against " << mm.what);
+        std::mt19937 rng(1705);
+        for (const AttShape& s : tile_shapes) {
+            INFO("B=" << s.B << " T=" << s.T << " NH=" << s.NH << " NKV=" << s.NKV << " HS=" << s.HS);
+            const size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+            const vecf qkv = random_vec(rng, n, -2, 2), R = random_vec(rng, no, -1, 1);
+            vecf out[2], lse[2], dqkv[2];
+            attention_on(mm, s, qkv, R, out[0], lse[0], dqkv[0]);
+            attention_on(own, s, qkv, R, out[1], lse[1], dqkv[1]);
+            check_equal("out", out[1], out[0]);
+            check_equal("lse", lse[1], lse[0]);
+            check_equal("dqkv", dqkv[1], dqkv[0]);
+        }
+    });
+    if (!any) WARN("skipped: no GEMM path on this CPU gives attention tiles of its own (avx512_bf16 does)");
+}
+
 TEST_CASE("flash attention backward in place (dqkv over qkv, as the trainer runs it): the same bits, fp32 and bf16",
           "[attention][fast]") {
     auto run = [&](bool bf16) {

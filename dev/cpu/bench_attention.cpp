@@ -10,6 +10,7 @@
 // from the fp32 plain kernel, which bf16 rounding makes ~1e-3, not ~1e-7.
 //   make build/bench_attention && build/bench_attention       (all threads, wall clock)
 //   build/bench_attention --cpu-time                           (1 thread, CPU time)
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
     printf("threads %d, clock %s, measured FMA peak %.1f GFLOP/s, bf16 peak %.1f GFLOP/s\n", bench_threads(),
            clk.cpu ? "thread CPU time (best)" : "wall (median)", peak / 1e9, peak16 / 1e9);
     printf("bf16 products on the %s path: %s\n", gemm::isa_name(gemm::active_isa()),
-           gemm::kernels_for(gemm::active_isa(), true).what);
+           attn_bf16::kernels(gemm::active_isa()).what);
     printf("%-30s %-9s %9s %9s %8s %8s %7s %8s | %8s %8s %7s %8s %8s\n", "shape", "pass", "plain ms", "flash ms",
            "speedup", "GFLOP/s", "% peak", "max err", "bf16 ms", "GFLOP/s", "% peak", "vs fp32", "max err");
     // one table row: times in s, errors against the plain kernel
@@ -68,6 +69,47 @@ int main(int argc, char** argv) {
                                      s.NH, s.NKV, s.HS, true);
         });
         row(s.name, "backward", tp, tf, tb, 2 * fwd_flops, bench_max_err(dq, dq_ref), bench_max_err(dq16, dq_ref));
+    }
+    // Where attention's bf16 products have tiles of their own (attn_bf16::kernels:
+    // 16x16 on avx512_bf16), the GEMM's tiles on the same calls, alternating rep
+    // by rep, and whether the bits agree (they should: the same sums in the same order).
+    const gemm::Kernels &att = attn_bf16::kernels(gemm::active_isa()), &mm = gemm::kernels_for(gemm::active_isa(), true);
+    if (&att == &mm) return 0;
+    printf("\nattention's tiles (%s) against the GEMM's (%s), the same calls alternating, median of 21:\n", att.what,
+           mm.what);
+    printf("%-30s %-9s %12s %12s %8s %s\n", "shape", "pass", "GEMM's ms", "own ms", "speedup", "bits");
+    for (const Shape& s : shapes) {
+        const size_t n = (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS, no = (size_t)s.B * s.T * s.NH * s.HS;
+        std::vector<float> qkv(n), dout(no), out[2], lse[2], dq[2];
+        bench_fill(qkv, 1);
+        bench_fill(dout, 2);
+        const gemm::Kernels* kn[2] = {&mm, &att};
+        std::vector<double> tf[2], tb[2];
+        for (int k = 0; k < 2; k++) {
+            out[k].resize(no);
+            lse[k].resize((size_t)s.B * s.NH * s.T);
+            dq[k].resize(n);
+        }
+        for (int rep = 0; rep < 21; rep++)
+            for (int k = 0; k < 2; k++) {
+                tf[k].push_back(clk.time_s(1, [&] {
+                    attn_bf16::forward(*kn[k], out[k].data(), lse[k].data(), qkv.data(), s.B, s.T, s.NH, s.NKV, s.HS);
+                }));
+                tb[k].push_back(clk.time_s(1, [&] {
+                    attn_bf16::backward(*kn[k], dq[k].data(), dout.data(), qkv.data(), out[k].data(), lse[k].data(),
+                                        s.B, s.T, s.NH, s.NKV, s.HS);
+                }));
+            }
+        auto median = [](std::vector<double> v) {
+            std::sort(v.begin(), v.end());
+            return v[v.size() / 2];
+        };
+        const bool same_f = out[0] == out[1] && lse[0] == lse[1], same_b = dq[0] == dq[1];
+        for (int pass = 0; pass < 2; pass++) {
+            const double t0 = median(pass ? tb[0] : tf[0]), t1 = median(pass ? tb[1] : tf[1]);
+            printf("%-30s %-9s %12.2f %12.2f %7.2fx %s\n", s.name, pass ? "backward" : "forward", t0 * 1e3, t1 * 1e3,
+                   t0 / t1, (pass ? same_b : same_f) ? "same" : "DIFFER");
+        }
     }
     return 0;
 }

@@ -18,7 +18,9 @@
 // panels of MR rows, a B operand panels of NR columns, both kw words deep and
 // zero-padded, so one packing per operand serves the micro-kernel directly.
 // The functions taking `const gemm::Kernels&` run on any path, fp32 ones too;
-// the tests use that to check every path against the plain one.
+// the tests use that to check every path against the plain one. The trainers
+// run them on attn_bf16::kernels(path): the GEMM's bf16 table, but 16×16
+// tiles on avx512_bf16, whose 12-row panels would pad 64 rows to 72.
 #pragma once
 #include "attention.h"
 #include "matmul.h"
@@ -26,6 +28,17 @@
 namespace attn_bf16 {
 
 constexpr int BT = 64;  // query rows and key columns per tile: whole 16-row AMX tiles, 32 depths per tile row
+
+// The bf16 kernels attention's products run on for GEMM path isa. BT-sized
+// operands fill 16×16 tiles exactly (matmul_avx512.h's bf16_16x16: the same
+// bits as the GEMM's 12×32 tiles, less padding); AMX's 32×32 tiles and the
+// other paths' panels are taken as the GEMM has them.
+inline const gemm::Kernels& kernels(gemm::Isa isa) {
+#if defined(__x86_64__)
+    if (isa == gemm::Isa::avx512_bf16) return gemm::avx512::bf16_16x16;
+#endif
+    return gemm::kernels_for(isa, true);
+}
 
 // Sizes of packed blocks for one path's kernels, in 4-byte words. Every block
 // is padded to 16 words so the next starts 64-byte aligned (the vector
@@ -274,11 +287,12 @@ inline void backward(const gemm::Kernels& kn, float* dqkv, const float* dout, ge
 }  // namespace attn_bf16
 
 // The trainers' calls, taking bf16 as matmul_forward does: with it set, on
-// the active GEMM path's bf16 kernels; without, attention.h's fp32 kernels.
+// the active GEMM path's bf16 kernels (attn_bf16::kernels); without,
+// attention.h's fp32 kernels.
 inline void attention_forward_flash(float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV, int HS,
                                     bool bf16) {
     if (!bf16) return attention_forward_flash(out, lse, qkv, B, T, NH, NKV, HS);
-    attn_bf16::forward(gemm::kernels_for(gemm::active_isa(), true), out, lse, qkv, B, T, NH, NKV, HS);
+    attn_bf16::forward(attn_bf16::kernels(gemm::active_isa()), out, lse, qkv, B, T, NH, NKV, HS);
 }
 
 // With rope tables (rope.h's expanded cos2, sin2) dq and dk come out rotated
@@ -287,7 +301,7 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
                                      const float* lse, int B, int T, int NH, int NKV, int HS, bool bf16,
                                      const float* rope_cos2 = nullptr, const float* rope_sin2 = nullptr) {
     if (!bf16) return attention_backward_flash(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, rope_cos2, rope_sin2);
-    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS,
+    attn_bf16::backward(attn_bf16::kernels(gemm::active_isa()), dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS,
                         rope_cos2, rope_sin2);
 }
 
@@ -298,12 +312,12 @@ inline void attention_backward_flash(float* dqkv, const float* dout, const float
 // task that writes a row's heads has just read them, from cache.
 inline void attention_forward_flash(float* out, float* lse, const uint16_t* qkv16, long ldq, int B, int T, int NH,
                                     int NKV, int HS) {
-    attn_bf16::forward(gemm::kernels_for(gemm::active_isa(), true), out, lse, qkv16, B, T, NH, NKV, HS, ldq);
+    attn_bf16::forward(attn_bf16::kernels(gemm::active_isa()), out, lse, qkv16, B, T, NH, NKV, HS, ldq);
 }
 
 inline void attention_backward_flash(uint16_t* qkv16, long ldq, const float* dout, const float* out, const float* lse,
                                      int B, int T, int NH, int NKV, int HS, const float* rope_cos2 = nullptr,
                                      const float* rope_sin2 = nullptr) {
-    attn_bf16::backward(gemm::kernels_for(gemm::active_isa(), true), nullptr, dout, qkv16, out, lse, B, T, NH, NKV,
+    attn_bf16::backward(attn_bf16::kernels(gemm::active_isa()), nullptr, dout, qkv16, out, lse, B, T, NH, NKV,
                         HS, rope_cos2, rope_sin2, qkv16, ldq);
 }
