@@ -492,32 +492,28 @@ static float llama_forward_pass(Llama* model, const int* inputs, const int* targ
         float* h13 = a.h13 + l * BT * 2 * H;
         float* hgate = a.hgate + l * act_floats(BT * H, bf16);
         float* res_ffn = a.res_ffn + l * BT * C;
-        // attention block; ln1 was written by the previous layer's last residual add
-        matmul_forward(qkv, product_input(model, ln1), p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16);
-        prof_lap(prof, "matmul qkv");
-        // bf16 runs keep qkv after RoPE as bf16 bits, each row in the first half of its fp32 row
-        if (bf16) {
-            rope_forward_fast_bf16(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
-            prof_lap(prof, "rope");
+        // attention block; ln1 was written by the previous layer's last residual add.
+        // RoPE runs on qkv's rows as the product finishes them, while they are in
+        // cache (gemm::RowEpilogue); bf16 runs keep qkv after RoPE as bf16 bits,
+        // each row in the first half of its fp32 row.
+        RopeRows rope{qkv, model->rope_cos2, model->rope_sin2, T, NH, NKV, HS, bf16};
+        matmul_forward(qkv, product_input(model, ln1), p.wqkv + (size_t)l * QKV * C, (int)BT, C, QKV, bf16,
+                       {rope_rows, &rope});
+        prof_lap(prof, "matmul qkv + rope");
+        if (bf16)
             attention_forward_flash(atty, lse, (const uint16_t*)qkv, 2L * QKV, B, T, NH, NKV, HS);
-        } else {
-            rope_forward_fast(qkv, model->rope_cos2, model->rope_sin2, B, T, NH, NKV, HS);
-            prof_lap(prof, "rope");
+        else
             attention_forward_flash(atty, lse, qkv, B, T, NH, NKV, HS, false);
-        }
         prof_lap(prof, "attention fwd");
         matmul_forward(a.scratch, atty, p.wo + (size_t)l * C * NH * HS, (int)BT, NH * HS, C, bf16);
         prof_lap(prof, "matmul wo");
         residual_norm(model, res_att, ln2, ln2_rstd, x, a.scratch, p.rms_ffn + l * C, (int)BT);
         prof_lap(prof, "residual+rmsnorm");
-        // MLP block
-        matmul_forward(h13, product_input(model, ln2), p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, bf16);
-        prof_lap(prof, "matmul w13");
-        if (bf16)
-            swiglu_forward_fast((uint16_t*)hgate, h13, (int)BT, H);
-        else
-            swiglu_forward_fast(hgate, h13, (int)BT, H);
-        prof_lap(prof, "swiglu");
+        // MLP block: SwiGLU on h13's rows as the product finishes them
+        SwigluRows swiglu{hgate, h13, H, bf16};
+        matmul_forward(h13, product_input(model, ln2), p.w13 + (size_t)l * 2 * H * C, (int)BT, C, 2 * H, bf16,
+                       {swiglu_rows, &swiglu});
+        prof_lap(prof, "matmul w13 + swiglu");
         matmul_forward(a.scratch, product_input(model, hgate), p.w2 + (size_t)l * C * H, (int)BT, H, C, bf16);
         prof_lap(prof, "matmul w2");
         // the residual add, then the norm that reads it: the next layer's ln1, or lnf after the last layer

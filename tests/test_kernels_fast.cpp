@@ -13,6 +13,7 @@
 #include "kernel_test_util.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -251,6 +252,92 @@ TEST_CASE("matmul kernels on ragged shapes match the plain loops, and give the s
             check_equal("set_dinp, 2 threads vs 1", dset[1], dset[0]);
         }
     });
+}
+
+// A row epilogue that records what it saw: each row's values when it was called, and how often.
+struct RowsSeen {
+    const float* C;
+    int N;
+    vecf snap;
+    std::vector<std::atomic<int>> calls;
+    RowsSeen(const float* c, int M, int N_) : C(c), N(N_), snap((size_t)M * N_, NaN), calls(M) {}
+    static void fn(void* ctx, int i0, int i1) {
+        RowsSeen& r = *(RowsSeen*)ctx;
+        for (int i = i0; i < i1; i++) {
+            r.calls[i]++;
+            std::copy(r.C + (size_t)i * r.N, r.C + (size_t)(i + 1) * r.N, r.snap.begin() + (size_t)i * r.N);
+        }
+    }
+};
+
+TEST_CASE("a product's row epilogue runs once on every row, after the row's last write, fp32 and bf16, every path",
+          "[matmul][fast]") {
+    struct Shape { int M, NCOLS, K; };
+    // rows finished in the tasks (one column block, depth within or past one packed block), and after them:
+    // columns past one packed block (NC), a few rows whose columns are split among tasks, no depth at all
+    const Shape shapes[] = {{1000, 96, 64}, {300, 64, 1100}, {50, 2100, 30}, {5, 300, 20}, {7, 5, 0}, {97, 33, 300}};
+    for (bool bf16 : {false, true})
+        for_each_gemm_path(bf16, [&] {
+            std::mt19937 rng(1606);
+            for (const Shape& s : shapes)
+                for (int threads : {1, 2}) {
+                    INFO("bf16 " << bf16 << " M=" << s.M << " NCOLS=" << s.NCOLS << " K=" << s.K << " threads "
+                                 << threads);
+                    vecf A = random_vec(rng, (size_t)s.M * std::max(s.K, 1), -1, 1);
+                    vecf Bm = random_vec(rng, (size_t)std::max(s.K, 1) * s.NCOLS, -1, 1);
+                    vecf want((size_t)s.M * s.NCOLS, NaN), got(want.size(), NaN);
+                    RowsSeen seen(got.data(), s.M, s.NCOLS);
+                    with_threads(threads, [&] {
+                        gemm::sgemm(s.M, s.NCOLS, s.K, A.data(), std::max(s.K, 1), 1, Bm.data(), s.NCOLS, 1,
+                                    want.data(), s.NCOLS, false, bf16);
+                        gemm::sgemm(s.M, s.NCOLS, s.K, A.data(), std::max(s.K, 1), 1, Bm.data(), s.NCOLS, 1,
+                                    got.data(), s.NCOLS, false, bf16, {RowsSeen::fn, &seen});
+                    });
+                    int once = 0;
+                    for (auto& c : seen.calls) once += c == 1;
+                    CHECK(once == s.M);
+                    check_equal("product with an epilogue vs without", got, want);
+                    check_equal("rows as the epilogue saw them vs final", seen.snap, want);
+                }
+        });
+    // the trainer's two: RoPE after qkv's product, SwiGLU after w13's, the same bits as after it
+    std::mt19937 rng(1607);
+    const int B = 3, T = 37, NH = 4, NKV = 2, HS = 8, H = 24, C = 16, QKV = (NH + 2 * NKV) * HS, N = B * T;
+    vecf fc((size_t)T * HS / 2), fs(fc.size()), c2((size_t)T * HS), s2(c2.size());
+    rope_precompute(fc.data(), fs.data(), T, HS, 10000.0f);
+    rope_expand_tables(c2.data(), s2.data(), fc.data(), fs.data(), T, HS);
+    const vecf inp = random_vec(rng, (size_t)N * C, -1, 1), wqkv = random_vec(rng, (size_t)QKV * C, -1, 1),
+               w13 = random_vec(rng, (size_t)2 * H * C, -1, 1);
+    // bf16 runs leave bf16 bits in fp32 buffers: compare the words
+    auto same_words = [](const vecf& a, const vecf& b) {
+        return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    for (bool bf16 : {false, true}) {
+        INFO("bf16 " << bf16);
+        vecf qkv((size_t)N * QKV), qkv_e(qkv.size()), h13((size_t)N * 2 * H), h13_e(h13.size());
+        vecf hg((size_t)N * H, NaN), hg_e(hg.size(), NaN);
+        matmul_forward(qkv.data(), inp.data(), wqkv.data(), N, C, QKV, bf16);
+        if (bf16)
+            rope_forward_fast_bf16(qkv.data(), c2.data(), s2.data(), B, T, NH, NKV, HS);
+        else
+            rope_forward_fast(qkv.data(), c2.data(), s2.data(), B, T, NH, NKV, HS);
+        RopeRows rope{qkv_e.data(), c2.data(), s2.data(), T, NH, NKV, HS, bf16};
+        with_threads(2, [&] {
+            matmul_forward(qkv_e.data(), inp.data(), wqkv.data(), N, C, QKV, bf16, {rope_rows, &rope});
+        });
+        CHECK(same_words(qkv_e, qkv));  // qkv after rope_rows
+        matmul_forward(h13.data(), inp.data(), w13.data(), N, C, 2 * H, bf16);
+        if (bf16)
+            swiglu_forward_fast((uint16_t*)hg.data(), h13.data(), N, H);
+        else
+            swiglu_forward_fast(hg.data(), h13.data(), N, H);
+        SwigluRows sw{hg_e.data(), h13_e.data(), H, bf16};
+        with_threads(2, [&] {
+            matmul_forward(h13_e.data(), inp.data(), w13.data(), N, C, 2 * H, bf16, {swiglu_rows, &sw});
+        });
+        CHECK(same_words(h13_e, h13));
+        CHECK(same_words(hg_e, hg));  // hgate after swiglu_rows
+    }
 }
 
 TEST_CASE("bf16_round rounds to nearest even and keeps infinities and NaN", "[matmul][bf16]") {

@@ -121,20 +121,44 @@ inline void rope_forward_fast(float* qkv, const float* cos2, const float* sin2, 
 // of the result is at uint16 offset r·2·(NH + 2·NKV)·HS. The same bits as
 // rounding rope_forward_fast's output. (The row is read whole into a buffer
 // before bf16_store_over writes any of it.)
+// Rows [r0, r1) of (B·T) only (row r at position r % T), by the calling thread.
+inline void rope_forward_rows_bf16(float* qkv, const float* cos2, const float* sin2, int T, int NH, int NKV, int HS,
+                                   int r0, int r1) {
+    const int row = (NH + 2 * NKV) * HS, rotated = (NH + NKV) * HS;
+    static thread_local std::vector<float> r;
+    r.resize(row);
+    for (int bt = r0; bt < r1; bt++) {
+        float* x = qkv + (size_t)bt * row;
+        for (int i = 0; i < NH + NKV; i++) rope_row(r.data() + i * HS, x + i * HS, bt % T, cos2, sin2, HS, 1.0f);
+        memcpy(r.data() + rotated, x + rotated, (size_t)(row - rotated) * sizeof(float));
+        bf16_store_over(x, r.data(), row);
+    }
+}
+
 inline void rope_forward_fast_bf16(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV,
                                    int HS) {
-    const int row = (NH + 2 * NKV) * HS, rotated = (NH + NKV) * HS;
-    #pragma omp parallel
-    {
-        std::vector<float> r(row);
-        #pragma omp for schedule(static)
-        for (int bt = 0; bt < B * T; bt++) {
-            float* x = qkv + (size_t)bt * row;
-            for (int i = 0; i < NH + NKV; i++) rope_row(r.data() + i * HS, x + i * HS, bt % T, cos2, sin2, HS, 1.0f);
-            memcpy(r.data() + rotated, x + rotated, (size_t)(row - rotated) * sizeof(float));
-            bf16_store_over(x, r.data(), row);
+    #pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++) rope_forward_rows_bf16(qkv, cos2, sin2, T, NH, NKV, HS, bt, bt + 1);
+}
+
+// RoPE as the epilogue of the product that writes qkv (matmul.h's
+// gemm::RowEpilogue, ctx a RopeRows): rope_forward_fast, or with bf16 set
+// rope_forward_fast_bf16, on rows [r0, r1) as the product finishes them.
+struct RopeRows {
+    float* qkv;
+    const float *cos2, *sin2;
+    int T, NH, NKV, HS;
+    bool bf16;
+};
+inline void rope_rows(void* ctx, int r0, int r1) {
+    const RopeRows& a = *(const RopeRows*)ctx;
+    if (a.bf16) return rope_forward_rows_bf16(a.qkv, a.cos2, a.sin2, a.T, a.NH, a.NKV, a.HS, r0, r1);
+    const int row = (a.NH + 2 * a.NKV) * a.HS;
+    for (int bt = r0; bt < r1; bt++)
+        for (int h = 0; h < a.NH + a.NKV; h++) {
+            float* x = a.qkv + (size_t)bt * row + h * a.HS;
+            rope_row(x, x, bt % a.T, a.cos2, a.sin2, a.HS, 1.0f);
         }
-    }
 }
 
 inline void rope_backward_fast(float* dqkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV,

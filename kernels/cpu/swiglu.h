@@ -106,16 +106,19 @@ inline void swiglu_backward_fast(float* dh13, const float* dout, const float* h1
 // bytes. The backward's goes over h13 itself: row n's dh13 into the first
 // half of row n's memory (its rows 4·H uint16 apart), once the row is read
 // (bf16_store_over).
-inline void swiglu_forward_fast(uint16_t* out, const float* h13, int N, int H) {
-    #pragma omp parallel
-    {
-        std::vector<float> o(H);
-        #pragma omp for schedule(static)
-        for (int n = 0; n < N; n++) {
-            swiglu_row(o.data(), h13 + (size_t)n * 2 * H, h13 + (size_t)n * 2 * H + H, H);
-            bf16_store_row(out + (size_t)n * H, o.data(), H);
-        }
+// Rows [n0, n1) of it, by the calling thread.
+inline void swiglu_forward_rows(uint16_t* out, const float* h13, int H, int n0, int n1) {
+    static thread_local std::vector<float> o;
+    o.resize(H);
+    for (int n = n0; n < n1; n++) {
+        swiglu_row(o.data(), h13 + (size_t)n * 2 * H, h13 + (size_t)n * 2 * H + H, H);
+        bf16_store_row(out + (size_t)n * H, o.data(), H);
     }
+}
+
+inline void swiglu_forward_fast(uint16_t* out, const float* h13, int N, int H) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) swiglu_forward_rows(out, h13, H, n, n + 1);
 }
 
 inline void swiglu_backward_fast_bf16(float* h13, const float* dout, int N, int H) {
@@ -129,4 +132,20 @@ inline void swiglu_backward_fast_bf16(float* h13, const float* dout, int N, int 
             bf16_store_over(a, dab.data(), 2 * H);
         }
     }
+}
+
+// SwiGLU as the epilogue of the product that writes h13 (matmul.h's
+// gemm::RowEpilogue, ctx a SwigluRows): swiglu_forward_fast on rows [n0, n1)
+// as the product finishes them; out is fp32, or bf16 bits with bf16 set.
+struct SwigluRows {
+    float* out;
+    const float* h13;
+    int H;
+    bool bf16;
+};
+inline void swiglu_rows(void* ctx, int n0, int n1) {
+    const SwigluRows& a = *(const SwigluRows*)ctx;
+    if (a.bf16) return swiglu_forward_rows((uint16_t*)a.out, a.h13, a.H, n0, n1);
+    for (int n = n0; n < n1; n++)
+        swiglu_row(a.out + (size_t)n * a.H, a.h13 + (size_t)n * 2 * a.H, a.h13 + (size_t)n * 2 * a.H + a.H, a.H);
 }
