@@ -10,7 +10,7 @@
 # Steps: bench_peak (the AMX probe); the GEMM and attention tests on every
 # path including real AMX tiles; the 200-step bf16 loss parity on AMX;
 # bench_matmul, bench_pack and bench_attention on AMX and on vdpbf16ps; the llama-5M step
-# with --profile; our default against PyTorch (dev/bench_vs_pytorch.sh); GPT-2
+# with --profile and its CPU time by kernel group (perf); our default against PyTorch (dev/bench_vs_pytorch.sh); GPT-2
 # 124M B4 T64 (dev/bench_train.sh gpt2). About 15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +44,8 @@ LLM_ISA=avx512_bf16 build/bench_attention
 step "a llama-5M step: default (auto = bf16 on AMX) with --profile, then fp32"
 ./train_llama --model llama-5M -b 16 -t 256 -x 12 -v 0 -s 0 -n 0 -g 0 -o out/check_amx --profile
 ./train_llama --model llama-5M -b 16 -t 256 -x 12 -v 0 -s 0 -n 0 -g 0 -o out/check_amx --precision fp32 | tail -1
+step "where a default step's CPU time goes: micro-kernels, packers, softmax, elementwise (dev/profile_step.sh)"
+if command -v perf >/dev/null; then dev/profile_step.sh || true; else echo "skipped: perf is not installed (apt-get install linux-perf)"; fi
 if [ -z "${SKIP_TORCH:-}" ]; then
     step "against PyTorch (target: >= 3x its best mode, >= 15,000 tok/s)"
     REPS=3 dev/bench_vs_pytorch.sh
