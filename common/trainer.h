@@ -73,8 +73,8 @@ inline std::string describe_precision(const PrecisionOption& p, bool bf16) {
     std::string line = gemm::describe(bf16);
     if (bf16) {
         const gemm::Kernels& att = attn_bf16::kernels(gemm::active_isa());
-        line += &att == &gemm::kernels_for(gemm::active_isa(), true) ? std::string("; attention's products on the same kernels")
-                                                                     : "; attention's products on " + std::string(att.what);
+        const bool same = &att == &gemm::kernels_for(gemm::active_isa(), true);
+        line += std::string("; attention's products on ") + (same ? "the same kernels" : att.what);
     }
     if (p.precision == "auto" && !p.bf16)
         line += bf16 ? " | --precision auto: bf16 is faster than fp32 on this CPU"

@@ -2,6 +2,7 @@
 // (Meta's Llama, llama2.c): pair i of a head, (x[2i], x[2i+1]), is rotated by
 // angle t · theta^(-2i/HS) at position t.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -99,16 +100,28 @@ inline void rope_row(float* dst, const float* src, int t, const float* cos2, con
     }
 }
 
-// As rope_rotate, from the expanded tables: every q and k row in place.
-inline void rope_rotate_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS,
-                             float sign) {
+// Rows whole kernels hand to one thread at a time: enough to amortise a
+// call, few enough to balance two threads over B·T of a few thousand.
+constexpr int ROPE_ROWS = 64;
+
+// As rope_rotate, from the expanded tables, on rows [r0, r1) of (B·T) (row r
+// at position r % T) by the calling thread: every q and k head in place.
+inline void rope_rotate_rows(float* qkv, const float* cos2, const float* sin2, int T, int NH, int NKV, int HS,
+                             float sign, int r0, int r1) {
     const int row = (NH + 2 * NKV) * HS;
-    #pragma omp parallel for schedule(static)
-    for (int bt = 0; bt < B * T; bt++)
+    for (int bt = r0; bt < r1; bt++)
         for (int h = 0; h < NH + NKV; h++) {
             float* x = qkv + (size_t)bt * row + h * HS;
             rope_row(x, x, bt % T, cos2, sin2, HS, sign);
         }
+}
+
+// As rope_rotate, from the expanded tables: every q and k row in place.
+inline void rope_rotate_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS,
+                             float sign) {
+    #pragma omp parallel for schedule(static)
+    for (int r0 = 0; r0 < B * T; r0 += ROPE_ROWS)
+        rope_rotate_rows(qkv, cos2, sin2, T, NH, NKV, HS, sign, r0, std::min(B * T, r0 + ROPE_ROWS));
 }
 
 inline void rope_forward_fast(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV, int HS) {
@@ -120,8 +133,8 @@ inline void rope_forward_fast(float* qkv, const float* cos2, const float* sin2, 
 // stored as bf16 bits (bf16.h) in the first half of its own memory, so row r
 // of the result is at uint16 offset r·2·(NH + 2·NKV)·HS. The same bits as
 // rounding rope_forward_fast's output. (The row is read whole into a buffer
-// before bf16_store_over writes any of it.)
-// Rows [r0, r1) of (B·T) only (row r at position r % T), by the calling thread.
+// before bf16_store_over writes any of it.) Here on rows [r0, r1) of (B·T)
+// by the calling thread (rope_rotate_rows), below on all of them.
 inline void rope_forward_rows_bf16(float* qkv, const float* cos2, const float* sin2, int T, int NH, int NKV, int HS,
                                    int r0, int r1) {
     const int row = (NH + 2 * NKV) * HS, rotated = (NH + NKV) * HS;
@@ -138,7 +151,8 @@ inline void rope_forward_rows_bf16(float* qkv, const float* cos2, const float* s
 inline void rope_forward_fast_bf16(float* qkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV,
                                    int HS) {
     #pragma omp parallel for schedule(static)
-    for (int bt = 0; bt < B * T; bt++) rope_forward_rows_bf16(qkv, cos2, sin2, T, NH, NKV, HS, bt, bt + 1);
+    for (int r0 = 0; r0 < B * T; r0 += ROPE_ROWS)
+        rope_forward_rows_bf16(qkv, cos2, sin2, T, NH, NKV, HS, r0, std::min(B * T, r0 + ROPE_ROWS));
 }
 
 // RoPE as the epilogue of the product that writes qkv (matmul.h's
@@ -152,13 +166,10 @@ struct RopeRows {
 };
 inline void rope_rows(void* ctx, int r0, int r1) {
     const RopeRows& a = *(const RopeRows*)ctx;
-    if (a.bf16) return rope_forward_rows_bf16(a.qkv, a.cos2, a.sin2, a.T, a.NH, a.NKV, a.HS, r0, r1);
-    const int row = (a.NH + 2 * a.NKV) * a.HS;
-    for (int bt = r0; bt < r1; bt++)
-        for (int h = 0; h < a.NH + a.NKV; h++) {
-            float* x = a.qkv + (size_t)bt * row + h * a.HS;
-            rope_row(x, x, bt % a.T, a.cos2, a.sin2, a.HS, 1.0f);
-        }
+    if (a.bf16)
+        rope_forward_rows_bf16(a.qkv, a.cos2, a.sin2, a.T, a.NH, a.NKV, a.HS, r0, r1);
+    else
+        rope_rotate_rows(a.qkv, a.cos2, a.sin2, a.T, a.NH, a.NKV, a.HS, 1.0f, r0, r1);
 }
 
 inline void rope_backward_fast(float* dqkv, const float* cos2, const float* sin2, int B, int T, int NH, int NKV,

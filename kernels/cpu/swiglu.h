@@ -1,6 +1,7 @@
 // kernels/cpu/swiglu.h: the SwiGLU gate, out = silu(a) * b, silu(a) = a·σ(a).
 // h13 is the fused output of the w1 and w3 projections, (N, 2·H): a = h13[:, :H], b = h13[:, H:].
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -63,12 +64,18 @@ inline void swiglu_row(float* o, const float* a, const float* b, int H) {
     }
 }
 
+// Rows [n0, n1) of swiglu_forward_fast, by the calling thread.
+inline void swiglu_forward_rows(float* out, const float* h13, int H, int n0, int n1) {
+    for (int n = n0; n < n1; n++)
+        swiglu_row(out + (size_t)n * H, h13 + (size_t)n * 2 * H, h13 + (size_t)n * 2 * H + H, H);
+}
+
+// Rows the whole-tensor kernels hand to one thread at a time.
+constexpr int SWIGLU_ROWS = 64;
+
 inline void swiglu_forward_fast(float* out, const float* h13, int N, int H) {
     #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float* a = h13 + (size_t)n * 2 * H;
-        swiglu_row(out + (size_t)n * H, a, a + H, H);
-    }
+    for (int n0 = 0; n0 < N; n0 += SWIGLU_ROWS) swiglu_forward_rows(out, h13, H, n0, std::min(N, n0 + SWIGLU_ROWS));
 }
 
 // One row of the backward: da, db [0, H) from d = ∂L/∂out and a, b; da, db may be a, b.
@@ -105,8 +112,7 @@ inline void swiglu_backward_fast(float* dh13, const float* dout, const float* h1
 // which pack the same words from these as from the fp32 outputs, at half the
 // bytes. The backward's goes over h13 itself: row n's dh13 into the first
 // half of row n's memory (its rows 4·H uint16 apart), once the row is read
-// (bf16_store_over).
-// Rows [n0, n1) of it, by the calling thread.
+// (bf16_store_over). The forward's rows [n0, n1), by the calling thread:
 inline void swiglu_forward_rows(uint16_t* out, const float* h13, int H, int n0, int n1) {
     static thread_local std::vector<float> o;
     o.resize(H);
@@ -118,7 +124,7 @@ inline void swiglu_forward_rows(uint16_t* out, const float* h13, int H, int n0, 
 
 inline void swiglu_forward_fast(uint16_t* out, const float* h13, int N, int H) {
     #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) swiglu_forward_rows(out, h13, H, n, n + 1);
+    for (int n0 = 0; n0 < N; n0 += SWIGLU_ROWS) swiglu_forward_rows(out, h13, H, n0, std::min(N, n0 + SWIGLU_ROWS));
 }
 
 inline void swiglu_backward_fast_bf16(float* h13, const float* dout, int N, int H) {
@@ -145,7 +151,8 @@ struct SwigluRows {
 };
 inline void swiglu_rows(void* ctx, int n0, int n1) {
     const SwigluRows& a = *(const SwigluRows*)ctx;
-    if (a.bf16) return swiglu_forward_rows((uint16_t*)a.out, a.h13, a.H, n0, n1);
-    for (int n = n0; n < n1; n++)
-        swiglu_row(a.out + (size_t)n * a.H, a.h13 + (size_t)n * 2 * a.H, a.h13 + (size_t)n * 2 * a.H + a.H, a.H);
+    if (a.bf16)
+        swiglu_forward_rows((uint16_t*)a.out, a.h13, a.H, n0, n1);
+    else
+        swiglu_forward_rows(a.out, a.h13, a.H, n0, n1);
 }
